@@ -1,0 +1,196 @@
+//! The verified-proof cache (DESIGN §6).
+//!
+//! A hit means: these exact token bytes were validated and verified by STS under this layer's
+//! configuration, and the signature window is still open.
+//!
+//! - The key is the **whole token**. Lookups hash all of it and compare all of it, so a token
+//!   that differs from a cached one in any byte (say, a re-signed copy with the same signature
+//!   field) is a miss. A collision in the hash cannot produce a false hit.
+//! - An entry lives until the proof's signature window closes, capped by
+//!   [`CacheConfig::max_ttl`], and is checked against the injected [`Clock`](crate::clock::Clock)
+//!   on every hit, not only when moka evicts it.
+//! - Concurrent misses for one token make one STS call (moka's `try_get_with`).
+//! - Memory is bounded by [`CacheConfig::max_entries`] and the token size cap.
+//! - Only definite rejections by STS are remembered, briefly ([`CacheConfig::negative_ttl`]);
+//!   throttling and outages are never cached as failures of the caller.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use moka::Expiry;
+use moka::future::Cache;
+
+use crate::clock::SharedClock;
+use crate::error::{AuthError, ReasonCode};
+use crate::principal::IamPrincipal;
+
+type Hasher = foldhash::fast::RandomState;
+
+/// Cache sizing and lifetimes.
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    /// The most verified tokens kept. Default 10 000.
+    pub max_entries: u64,
+    /// The longest an entry lives, whatever its signature window. Default 15 minutes.
+    pub max_ttl: Duration,
+    /// How long a definite STS rejection is remembered (0 disables). Default 30 seconds.
+    pub negative_ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 10_000,
+            max_ttl: Duration::from_secs(15 * 60),
+            negative_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Verified {
+    principal: IamPrincipal,
+    expires_at: SystemTime,
+}
+
+#[derive(Clone)]
+struct Rejected {
+    error: AuthError,
+    expires_at: SystemTime,
+}
+
+/// Tells moka to drop entries when their window closes (by the system clock); the injected clock
+/// is checked on every read as well.
+struct UntilWindowCloses;
+
+impl<V: HasExpiry> Expiry<Box<str>, V> for UntilWindowCloses {
+    fn expire_after_create(&self, _key: &Box<str>, value: &V, _created_at: Instant) -> Option<Duration> {
+        Some(value.expires_at().duration_since(SystemTime::now()).unwrap_or_default())
+    }
+}
+
+trait HasExpiry {
+    fn expires_at(&self) -> SystemTime;
+}
+
+impl HasExpiry for Verified {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+impl HasExpiry for Rejected {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// The token was verified and its window is open.
+    Verified(IamPrincipal),
+    /// STS definitely rejected this token a moment ago.
+    Rejected(AuthError),
+    /// Nothing usable is cached.
+    Miss,
+}
+
+/// Verified tokens, keyed by the whole token.
+#[derive(Clone)]
+pub struct ProofCache {
+    verified: Cache<Box<str>, Verified, Hasher>,
+    rejected: Cache<Box<str>, Rejected, Hasher>,
+    config: Arc<CacheConfig>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for ProofCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofCache")
+            .field("entries", &self.verified.entry_count())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl ProofCache {
+    /// An empty cache reading time from `clock`.
+    pub fn new(config: CacheConfig, clock: SharedClock) -> Self {
+        let verified = Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(UntilWindowCloses)
+            .build_with_hasher(Hasher::default());
+        let rejected = Cache::builder()
+            .max_capacity((config.max_entries / 4).max(16))
+            .expire_after(UntilWindowCloses)
+            .build_with_hasher(Hasher::default());
+        Self { verified, rejected, config: Arc::new(config), clock }
+    }
+
+    /// Looks a token up. Stale entries (by the injected clock) are dropped and reported as a miss.
+    pub async fn lookup(&self, token: &str) -> Lookup {
+        let now = self.clock.now();
+        if let Some(hit) = self.verified.get(token).await {
+            if hit.expires_at > now {
+                return Lookup::Verified(hit.principal);
+            }
+            self.verified.invalidate(token).await;
+        }
+        if self.config.negative_ttl.is_zero() {
+            return Lookup::Miss;
+        }
+        if let Some(rejected) = self.rejected.get(token).await {
+            if rejected.expires_at > now {
+                return Lookup::Rejected(rejected.error);
+            }
+            self.rejected.invalidate(token).await;
+        }
+        Lookup::Miss
+    }
+
+    /// Returns the cached principal for `token`, or runs `verify` to get one. Concurrent callers
+    /// for the same token share one `verify`. A success is kept until `window_closes_at` (capped
+    /// by `max_ttl`); an [`ReasonCode::StsRejected`] failure is remembered for `negative_ttl`;
+    /// other failures are not kept.
+    pub async fn get_or_verify<F>(
+        &self,
+        token: &str,
+        window_closes_at: SystemTime,
+        verify: F,
+    ) -> Result<IamPrincipal, AuthError>
+    where
+        F: Future<Output = Result<IamPrincipal, AuthError>>,
+    {
+        let now = self.clock.now();
+        let expires_at = window_closes_at.min(now + self.config.max_ttl);
+        let result = self
+            .verified
+            .try_get_with(Box::from(token), async move {
+                verify.await.map(|principal| Verified { principal, expires_at })
+            })
+            .await;
+        match result {
+            Ok(verified) => Ok(verified.principal),
+            Err(error) => {
+                let error = AuthError::clone(&error);
+                if error.reason() == ReasonCode::StsRejected && !self.config.negative_ttl.is_zero() {
+                    let expires_at = window_closes_at.min(now + self.config.negative_ttl);
+                    let entry = Rejected { error: error.clone(), expires_at };
+                    self.rejected.insert(token.into(), entry).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The number of verified tokens held (approximate, as moka counts lazily).
+    pub fn len(&self) -> u64 {
+        self.verified.entry_count()
+    }
+
+    /// Whether no verified token is held (approximate).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,334 @@
+//! One error type for every refusal, with a stable reason code per cause.
+//!
+//! Reason codes are part of the public contract: clients and dashboards match on the string
+//! ([`ReasonCode::as_str`]), so a code is never renamed or reused. Responses follow
+//! [RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3): `401` with
+//! `WWW-Authenticate: Bearer error="invalid_token"` for bad credentials, `403 insufficient_scope`
+//! for a principal that is refused, `503` with `Retry-After` when STS cannot answer.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+macro_rules! reason_codes {
+    ($( $(#[$doc:meta])* $variant:ident => $code:literal, $status:ident, $message:literal; )*) => {
+        /// Why a request was refused. Each variant has a stable string form.
+        #[non_exhaustive]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ReasonCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ReasonCode {
+            /// Every reason code, in declaration order.
+            pub const ALL: &'static [ReasonCode] = &[$(ReasonCode::$variant),*];
+
+            /// The stable machine-readable code, e.g. `proof.expired`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $( ReasonCode::$variant => $code, )* }
+            }
+
+            /// The HTTP status this refusal is answered with.
+            pub const fn status(self) -> StatusCode {
+                match self { $( ReasonCode::$variant => StatusCode::$status, )* }
+            }
+
+            /// A short, client-safe description.
+            pub const fn message(self) -> &'static str {
+                match self { $( ReasonCode::$variant => $message, )* }
+            }
+        }
+    };
+}
+
+reason_codes! {
+    /// No `Authorization` header.
+    TokenMissing => "token.missing", UNAUTHORIZED, "no bearer token";
+    /// The `Authorization` header is not `Bearer <token>` with a visible-ASCII token.
+    TokenMalformed => "token.malformed", UNAUTHORIZED, "authorization header is not a bearer token";
+    /// The token's prefix names a format this server does not accept.
+    ProofFormatNotAccepted => "proof.format_not_accepted", UNAUTHORIZED, "token format not accepted";
+    /// The raw token is larger than the configured cap.
+    ProofTooLarge => "proof.too_large", UNAUTHORIZED, "token too large";
+    /// Not valid base64 in the format's alphabet.
+    ProofEncoding => "proof.bad_encoding", UNAUTHORIZED, "token is not valid base64url";
+    /// The decoded proof is not UTF-8.
+    ProofNotUtf8 => "proof.not_utf8", UNAUTHORIZED, "proof is not UTF-8";
+    /// A control character (or non-ASCII character) in the proof.
+    ProofControlCharacter => "proof.control_character", UNAUTHORIZED, "proof contains a control character";
+    /// The proof URL cannot be parsed.
+    ProofUrlMalformed => "proof.url_malformed", UNAUTHORIZED, "proof URL is malformed";
+    /// The proof URL is not `https`.
+    ProofSchemeNotHttps => "proof.scheme_not_https", UNAUTHORIZED, "proof URL is not https";
+    /// The proof URL carries userinfo (`user@host`).
+    ProofUserinfo => "proof.userinfo", UNAUTHORIZED, "proof URL has userinfo";
+    /// The proof URL names an explicit port.
+    ProofPort => "proof.port", UNAUTHORIZED, "proof URL has an explicit port";
+    /// The proof URL has a fragment.
+    ProofFragment => "proof.fragment", UNAUTHORIZED, "proof URL has a fragment";
+    /// The proof URL's path is not exactly `/`.
+    ProofPath => "proof.path", UNAUTHORIZED, "proof URL path is not /";
+    /// The proof URL's host is not an STS endpoint of the configured partitions and regions.
+    ProofHostNotAllowed => "proof.host_not_allowed", UNAUTHORIZED, "proof host is not an allowed STS endpoint";
+    /// A query parameter outside the allowlist.
+    ProofParamNotAllowed => "proof.param_not_allowed", UNAUTHORIZED, "proof has a parameter that is not allowed";
+    /// A query parameter appears twice.
+    ProofParamDuplicate => "proof.param_duplicate", UNAUTHORIZED, "proof repeats a parameter";
+    /// Two parameter names equal ignoring case.
+    ProofParamCaseConflict => "proof.param_case_conflict", UNAUTHORIZED, "proof has parameters differing only in case";
+    /// A required parameter is missing.
+    ProofParamMissing => "proof.param_missing", UNAUTHORIZED, "proof lacks a required parameter";
+    /// A parameter name or value is not in canonical percent-encoded form.
+    ProofParamEncoding => "proof.param_encoding", UNAUTHORIZED, "proof parameter is badly encoded";
+    /// `Action` is not `GetCallerIdentity`.
+    ProofAction => "proof.action", UNAUTHORIZED, "proof action is not GetCallerIdentity";
+    /// `Version` is not `2011-06-15`.
+    ProofVersion => "proof.version", UNAUTHORIZED, "proof version is not 2011-06-15";
+    /// The HTTP method of the proof is not the one its format requires.
+    ProofMethod => "proof.method", UNAUTHORIZED, "proof method not allowed";
+    /// The request body of the proof is not the exact expected body.
+    ProofBody => "proof.body", UNAUTHORIZED, "proof body not allowed";
+    /// A header of the proof outside the allowlist.
+    ProofHeaderNotAllowed => "proof.header_not_allowed", UNAUTHORIZED, "proof has a header that is not allowed";
+    /// The signing algorithm is not `AWS4-HMAC-SHA256`.
+    ProofAlgorithm => "proof.algorithm", UNAUTHORIZED, "signature algorithm is not AWS4-HMAC-SHA256";
+    /// The credential scope is not `KEY/yyyymmdd/region/sts/aws4_request`.
+    ProofCredentialScope => "proof.credential_scope", UNAUTHORIZED, "credential scope is malformed";
+    /// The credential scope's date differs from `X-Amz-Date`.
+    ProofScopeDateMismatch => "proof.scope_date_mismatch", UNAUTHORIZED, "credential scope date differs from X-Amz-Date";
+    /// The credential scope's region is not the region of the host.
+    ProofScopeRegionMismatch => "proof.scope_region_mismatch", UNAUTHORIZED, "credential scope region does not match the host";
+    /// Signed headers are malformed or name a header the server will not replay.
+    ProofSignedHeaders => "proof.signed_headers", UNAUTHORIZED, "signed headers are malformed or not allowed";
+    /// `host` is not among the signed headers.
+    ProofHostUnsigned => "proof.host_unsigned", UNAUTHORIZED, "host header is not signed";
+    /// The audience header is not among the signed headers.
+    ProofAudienceUnsigned => "proof.audience_unsigned", UNAUTHORIZED, "audience header is not signed";
+    /// The proof's signed audience value differs from this server's audience.
+    ProofAudienceMismatch => "proof.audience_mismatch", UNAUTHORIZED, "proof was made for another audience";
+    /// `X-Amz-Signature` is not 64 lower-case hex digits.
+    ProofSignatureMalformed => "proof.signature_malformed", UNAUTHORIZED, "signature is malformed";
+    /// `X-Amz-Date` is not `yyyymmddThhmmssZ`.
+    ProofDateMalformed => "proof.date_malformed", UNAUTHORIZED, "X-Amz-Date is malformed";
+    /// The signature is older than the allowed window.
+    ProofExpired => "proof.expired", UNAUTHORIZED, "proof has expired";
+    /// The signature is dated further in the future than the allowed clock skew.
+    ProofNotYetValid => "proof.not_yet_valid", UNAUTHORIZED, "proof is dated in the future";
+    /// `X-Amz-Expires` is not an integer in `1..=900`.
+    ProofExpiresInvalid => "proof.expires_invalid", UNAUTHORIZED, "X-Amz-Expires is not in 1..=900";
+    /// STS refused the signed request (bad signature, unknown key, expired credentials...).
+    StsRejected => "sts.rejected", UNAUTHORIZED, "STS did not authenticate the proof";
+    /// STS is throttling us.
+    StsThrottled => "sts.throttled", SERVICE_UNAVAILABLE, "STS is throttling; retry later";
+    /// STS answered with a server error or could not be reached.
+    StsUnavailable => "sts.unavailable", SERVICE_UNAVAILABLE, "STS is unavailable; retry later";
+    /// STS did not answer within the deadline.
+    StsTimeout => "sts.timeout", SERVICE_UNAVAILABLE, "STS did not answer in time; retry later";
+    /// STS answered with a redirect, which is never followed.
+    StsRedirect => "sts.redirect", SERVICE_UNAVAILABLE, "STS answered with a redirect; retry later";
+    /// STS answered 200 with something that is not one well-formed GetCallerIdentity result.
+    StsBadResponse => "sts.bad_response", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
+    /// The verified principal is of a kind this server refuses (root, federated user...).
+    PrincipalKindRefused => "principal.kind_refused", FORBIDDEN, "principal kind is not allowed";
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refusal: its [`ReasonCode`], a client-safe message, and detail for the logs.
+///
+/// The detail never contains token bytes, signatures or session tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthError {
+    reason: ReasonCode,
+    message: Cow<'static, str>,
+    detail: Cow<'static, str>,
+    retry_after_secs: Option<u32>,
+}
+
+impl AuthError {
+    /// A refusal with the reason's standard message.
+    pub fn new(reason: ReasonCode) -> Self {
+        Self {
+            reason,
+            message: Cow::Borrowed(reason.message()),
+            detail: Cow::Borrowed(""),
+            retry_after_secs: match reason.status() {
+                StatusCode::SERVICE_UNAVAILABLE => Some(if reason == ReasonCode::StsThrottled { 2 } else { 5 }),
+                _ => None,
+            },
+        }
+    }
+
+    /// Adds detail for the logs (not sent to the client).
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    /// Replaces the client-facing message (used for time errors, which state the skew).
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// The reason code.
+    pub fn reason(&self) -> ReasonCode {
+        self.reason
+    }
+
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> StatusCode {
+        self.reason.status()
+    }
+
+    /// The client-facing message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Detail for logs.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// `Retry-After` seconds for `503` refusals.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        self.retry_after_secs
+    }
+
+    /// The RFC 6750 error code: `invalid_token`, `insufficient_scope`, or none.
+    pub fn bearer_error(&self) -> Option<&'static str> {
+        match self.reason {
+            ReasonCode::TokenMissing => None,
+            r if r.status() == StatusCode::FORBIDDEN => Some("insufficient_scope"),
+            r if r.status() == StatusCode::UNAUTHORIZED => Some("invalid_token"),
+            _ => None,
+        }
+    }
+
+    /// The response for this refusal: status, `WWW-Authenticate` or `Retry-After`, and a small
+    /// JSON body `{"error": .., "reason": .., "message": ..}`.
+    pub fn to_response(&self) -> Response<Bytes> {
+        let status = self.status();
+        let mut body = String::with_capacity(128);
+        body.push_str("{\"error\":\"");
+        body.push_str(self.bearer_error().unwrap_or(match status {
+            StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+            _ => "unauthorized",
+        }));
+        body.push_str("\",\"reason\":\"");
+        body.push_str(self.reason.as_str());
+        body.push_str("\",\"message\":\"");
+        push_json_escaped(&mut body, &self.message);
+        body.push_str("\"}");
+
+        let mut response = Response::new(Bytes::from(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            let challenge = match self.bearer_error() {
+                Some(code) => format!(
+                    "Bearer error=\"{code}\", error_description=\"{}\"",
+                    self.reason.as_str()
+                ),
+                None => "Bearer".to_owned(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                headers.insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<ReasonCode> for AuthError {
+    fn from(reason: ReasonCode) -> Self {
+        Self::new(reason)
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)?;
+        if !self.detail.is_empty() {
+            write!(f, " ({})", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+fn push_json_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn reason_codes_are_unique_and_dotted() {
+        let mut seen = HashSet::new();
+        for code in ReasonCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {code}");
+            assert!(code.as_str().contains('.'), "{code} is not namespaced");
+        }
+    }
+
+    #[test]
+    fn invalid_token_response_has_rfc6750_challenge() {
+        let response = AuthError::new(ReasonCode::ProofExpired).to_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\", error_description=\"proof.expired\""
+        );
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["reason"], "proof.expired");
+        assert_eq!(body["error"], "invalid_token");
+    }
+
+    #[test]
+    fn missing_token_challenge_has_no_error_code() {
+        let response = AuthError::new(ReasonCode::TokenMissing).to_response();
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn unavailable_response_has_retry_after_and_no_challenge() {
+        let response = AuthError::new(ReasonCode::StsThrottled).to_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+
+    #[test]
+    fn message_is_json_escaped() {
+        let response = AuthError::new(ReasonCode::ProofExpired)
+            .with_message("a \"quoted\"\nline")
+            .to_response();
+        let text = std::str::from_utf8(response.body()).unwrap();
+        assert!(text.contains(r#"a \"quoted\"\u000aline"#), "{text}");
+    }
+
+}

@@ -1,0 +1,146 @@
+//! [`IamPrincipal`], the verified caller, and its axum extractors.
+//!
+//! Handlers take `IamPrincipal` (the request is refused by [`IamAuthLayer`] before the handler
+//! runs if there is none) or `Option<IamPrincipal>` (for routes that also serve anonymous
+//! callers). Extracting `IamPrincipal` from a route that is not behind the layer is a
+//! programming error and answers `500` with a message naming the layer.
+//!
+//! [`IamAuthLayer`]: crate::server::IamAuthLayer
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+use crate::arn::{NormalizedIdentity, PrincipalKind};
+
+/// A caller whose identity was verified by STS (or by a trusted token).
+///
+/// Only verification creates one, so a handler holding an `IamPrincipal` knows the request was
+/// authenticated. Cloning is cheap (one reference count).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IamPrincipal(Arc<NormalizedIdentity>);
+
+impl IamPrincipal {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn from_identity(identity: NormalizedIdentity) -> Self {
+        Self(Arc::new(identity))
+    }
+
+    /// The normalized principal ARN: `arn:P:iam::A:role/R` for role sessions (no role path,
+    /// see [`crate::arn`]), the user ARN for users.
+    pub fn arn(&self) -> &str {
+        &self.0.arn
+    }
+
+    /// The ARN exactly as STS reported it, e.g. `arn:aws:sts::A:assumed-role/R/S`.
+    pub fn raw_arn(&self) -> &str {
+        &self.0.raw_arn
+    }
+
+    /// The partition: `aws`, `aws-cn` or `aws-us-gov`.
+    pub fn partition(&self) -> &str {
+        &self.0.partition
+    }
+
+    /// The 12-digit account id.
+    pub fn account(&self) -> &str {
+        &self.0.account
+    }
+
+    /// Role, user, root or federated user.
+    pub fn kind(&self) -> PrincipalKind {
+        self.0.kind
+    }
+
+    /// The role or user name. IAM compares these case-insensitively.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The role session name, for role sessions.
+    pub fn session_name(&self) -> Option<&str> {
+        self.0.session_name.as_deref()
+    }
+
+    /// The role's or user's unique id (`AROA…`, `AIDA…`), which changes when a role is deleted
+    /// and re-created under the same name.
+    pub fn principal_id(&self) -> &str {
+        &self.0.principal_id
+    }
+}
+
+impl fmt::Debug for IamPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamPrincipal")
+            .field("arn", &self.arn())
+            .field("session_name", &self.session_name())
+            .field("principal_id", &self.principal_id())
+            .finish()
+    }
+}
+
+impl fmt::Display for IamPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.arn())
+    }
+}
+
+/// Serializes as `{arn, raw_arn, account, kind, name, session_name, principal_id}`.
+impl Serialize for IamPrincipal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("IamPrincipal", 7)?;
+        s.serialize_field("arn", self.arn())?;
+        s.serialize_field("raw_arn", self.raw_arn())?;
+        s.serialize_field("account", self.account())?;
+        s.serialize_field("kind", self.kind().as_str())?;
+        s.serialize_field("name", self.name())?;
+        s.serialize_field("session_name", &self.session_name())?;
+        s.serialize_field("principal_id", self.principal_id())?;
+        s.end()
+    }
+}
+
+#[cfg(feature = "server")]
+mod extract {
+    use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+    use axum_core::response::{IntoResponse, Response};
+    use http::StatusCode;
+    use http::request::Parts;
+
+    use super::IamPrincipal;
+
+    /// Rejection of the [`IamPrincipal`] extractor: the route is not behind `IamAuthLayer`.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct MissingIamPrincipal;
+
+    impl IntoResponse for MissingIamPrincipal {
+        fn into_response(self) -> Response {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "IamPrincipal extractor used on a route that is not behind IamAuthLayer; \
+                 add .layer(IamAuthLayer::new(..)) to the router",
+            )
+                .into_response()
+        }
+    }
+
+    impl<S: Send + Sync> FromRequestParts<S> for IamPrincipal {
+        type Rejection = MissingIamPrincipal;
+
+        async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+            parts.extensions.get::<IamPrincipal>().cloned().ok_or(MissingIamPrincipal)
+        }
+    }
+
+    impl<S: Send + Sync> OptionalFromRequestParts<S> for IamPrincipal {
+        type Rejection = std::convert::Infallible;
+
+        async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+            Ok(parts.extensions.get::<IamPrincipal>().cloned())
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+pub use extract::MissingIamPrincipal;

@@ -1,0 +1,354 @@
+//! [`IamAuthLayer`] and its configuration builder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use tower_layer::Layer;
+
+use super::service::IamAuth;
+use crate::cache::{CacheConfig, ProofCache};
+use crate::clock::{Clock, SharedClock};
+use crate::proof::{DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules};
+use crate::sts::endpoints::UnknownRegion;
+use crate::sts::{Partition, StsClient, StsClientConfig, StsEndpointTable};
+
+/// A configuration mistake found by [`IamAuthConfigBuilder::build`].
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No audience was configured.
+    #[error("an audience is required: IamAuthConfig::builder().audience(\"my-service\")")]
+    MissingAudience,
+    /// The audience is empty, too long, or not visible ASCII.
+    #[error("the audience must be 1..=128 visible ASCII characters")]
+    InvalidAudience,
+    /// No proof format is accepted.
+    #[error("at least one proof format must be accepted")]
+    NoFormats,
+    /// No partition is configured.
+    #[error("at least one partition must be configured")]
+    NoPartitions,
+    /// A region is not in the configured partitions.
+    #[error(transparent)]
+    UnknownRegion(#[from] UnknownRegion),
+    /// The maximum proof age is zero or above 15 minutes.
+    #[error("max proof age must be in 1s..=15min, got {0:?}")]
+    MaxAge(Duration),
+    /// The allowed clock skew is above 15 minutes.
+    #[error("max clock skew must be at most 15min, got {0:?}")]
+    ClockSkew(Duration),
+    /// A timeout or limit is zero.
+    #[error("{0} must not be zero")]
+    Zero(&'static str),
+    /// The connect-to address is not `host:port`.
+    #[error("connect-to must be host:port, got {0:?}")]
+    ConnectTo(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the STS HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// Configuration of [`IamAuthLayer`], built and checked by [`IamAuthConfig::builder`].
+#[derive(Clone, Debug)]
+pub struct IamAuthConfig {
+    pub(crate) audience: HeaderValue,
+    pub(crate) rules: ProofRules,
+    pub(crate) sts: StsClientConfig,
+    pub(crate) cache: CacheConfig,
+    pub(crate) clock: SharedClock,
+    pub(crate) allow_root: bool,
+    pub(crate) allow_federated_users: bool,
+}
+
+impl IamAuthConfig {
+    /// Starts a configuration. Only [`audience`](IamAuthConfigBuilder::audience) is required.
+    pub fn builder() -> IamAuthConfigBuilder {
+        IamAuthConfigBuilder::default()
+    }
+
+    /// The configured audience.
+    pub fn audience(&self) -> &str {
+        self.audience.to_str().unwrap_or_default()
+    }
+
+    /// The local validation rules.
+    pub fn rules(&self) -> &ProofRules {
+        &self.rules
+    }
+}
+
+/// Builder for [`IamAuthConfig`]; every setting is checked in [`build`](Self::build).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct IamAuthConfigBuilder {
+    audience: Option<String>,
+    partitions: Vec<Partition>,
+    regions: Option<Vec<String>>,
+    formats: Vec<ProofFormat>,
+    max_proof_age: Duration,
+    max_clock_skew: Duration,
+    max_token_bytes: usize,
+    sts: StsClientConfig,
+    cache: CacheConfig,
+    clock: SharedClock,
+    allow_root: bool,
+    allow_federated_users: bool,
+}
+
+impl Default for IamAuthConfigBuilder {
+    fn default() -> Self {
+        Self {
+            audience: None,
+            partitions: vec![Partition::Aws],
+            regions: None,
+            formats: vec![ProofFormat::IamV1],
+            max_proof_age: MAX_PROOF_AGE,
+            max_clock_skew: Duration::from_secs(60),
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            sts: StsClientConfig::default(),
+            cache: CacheConfig::default(),
+            clock: SharedClock::default(),
+            allow_root: false,
+            allow_federated_users: false,
+        }
+    }
+}
+
+impl IamAuthConfigBuilder {
+    /// This service's audience: the value replayed in the audience header, so STS itself
+    /// refuses proofs minted for another service. Required.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// The AWS partitions whose STS endpoints are accepted. Default: `aws` only.
+    pub fn partitions(mut self, partitions: impl IntoIterator<Item = Partition>) -> Self {
+        self.partitions = partitions.into_iter().collect();
+        self
+    }
+
+    /// Restricts accepted endpoints to these regions (the global endpoint counts as
+    /// `us-east-1`). Default: every region of the partitions.
+    pub fn regions<I, R>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.regions = Some(regions.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The accepted token formats. Default: `iam-v1` only.
+    pub fn formats(mut self, formats: impl IntoIterator<Item = ProofFormat>) -> Self {
+        self.formats = formats.into_iter().collect();
+        self
+    }
+
+    /// The oldest signature accepted, at most 15 minutes (the default).
+    pub fn max_proof_age(mut self, age: Duration) -> Self {
+        self.max_proof_age = age;
+        self
+    }
+
+    /// How far in the future a signature may be dated. Default 60 seconds.
+    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = skew;
+        self
+    }
+
+    /// The longest token accepted, checked before decoding. Default 8 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// The most verified tokens cached. Default 10 000.
+    pub fn cache_max_entries(mut self, entries: u64) -> Self {
+        self.cache.max_entries = entries;
+        self
+    }
+
+    /// The longest a verified token is cached, whatever its window. Default 15 minutes.
+    pub fn cache_max_ttl(mut self, ttl: Duration) -> Self {
+        self.cache.max_ttl = ttl;
+        self
+    }
+
+    /// How long a definite STS rejection is remembered; zero disables. Default 30 seconds.
+    pub fn negative_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache.negative_ttl = ttl;
+        self
+    }
+
+    /// The STS connect timeout. Default 1 second.
+    pub fn sts_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.sts.connect_timeout = timeout;
+        self
+    }
+
+    /// The deadline for verifying one proof with STS, retry included. Default 5 seconds.
+    pub fn sts_timeout(mut self, timeout: Duration) -> Self {
+        self.sts.timeout = timeout;
+        self
+    }
+
+    /// The most concurrent STS calls. Default 64.
+    pub fn sts_max_concurrent_calls(mut self, calls: usize) -> Self {
+        self.sts.max_concurrent_calls = calls;
+        self
+    }
+
+    /// Whether a throttled or failed STS call is retried once inside the deadline. Default true.
+    pub fn sts_retry(mut self, retry: bool) -> Self {
+        self.sts.retry = retry;
+        self
+    }
+
+    /// **Testing only: never set this in production.** Sends every STS request over plain HTTP
+    /// to `host:port` (an emulator such as [`LocalSts`](crate::testing)), keeping the signed
+    /// `Host` header. Proofs must still name a real STS host from the endpoint table.
+    pub fn dangerous_sts_connect_to(mut self, host_port: impl Into<String>) -> Self {
+        self.sts.dangerous_connect_to = Some(host_port.into());
+        self
+    }
+
+    /// Accepts the account root user as a principal. Default: refused.
+    pub fn allow_root(mut self, allow: bool) -> Self {
+        self.allow_root = allow;
+        self
+    }
+
+    /// Accepts federated users (`sts:GetFederationToken`). Default: refused.
+    pub fn allow_federated_users(mut self, allow: bool) -> Self {
+        self.allow_federated_users = allow;
+        self
+    }
+
+    /// The clock used for every time decision. Default: the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock::new(clock);
+        self
+    }
+
+    /// Checks every setting.
+    pub fn build(self) -> Result<IamAuthConfig, ConfigError> {
+        let audience = self.audience.ok_or(ConfigError::MissingAudience)?;
+        let visible = |b: u8| b.is_ascii_graphic();
+        if audience.is_empty() || audience.len() > 128 || !audience.bytes().all(visible) {
+            return Err(ConfigError::InvalidAudience);
+        }
+        let audience = HeaderValue::from_str(&audience).map_err(|_| ConfigError::InvalidAudience)?;
+        if self.formats.is_empty() {
+            return Err(ConfigError::NoFormats);
+        }
+        if self.partitions.is_empty() {
+            return Err(ConfigError::NoPartitions);
+        }
+        if self.max_proof_age < Duration::from_secs(1) || self.max_proof_age > MAX_PROOF_AGE {
+            return Err(ConfigError::MaxAge(self.max_proof_age));
+        }
+        if self.max_clock_skew > MAX_PROOF_AGE {
+            return Err(ConfigError::ClockSkew(self.max_clock_skew));
+        }
+        for (name, zero) in [
+            ("max_token_bytes", self.max_token_bytes == 0),
+            ("cache_max_entries", self.cache.max_entries == 0),
+            ("cache_max_ttl", self.cache.max_ttl.is_zero()),
+            ("sts_timeout", self.sts.timeout.is_zero()),
+            ("sts_connect_timeout", self.sts.connect_timeout.is_zero()),
+            ("sts_max_concurrent_calls", self.sts.max_concurrent_calls == 0),
+        ] {
+            if zero {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        if let Some(addr) = &self.sts.dangerous_connect_to {
+            let valid = addr
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(ConfigError::ConnectTo(addr.clone()));
+            }
+        }
+        let endpoints = match &self.regions {
+            None => StsEndpointTable::new(&self.partitions),
+            Some(regions) => {
+                let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+                StsEndpointTable::with_regions(&self.partitions, &regions)?
+            }
+        };
+        let rules = ProofRules::new(endpoints)
+            .with_formats(self.formats)
+            .with_max_age(self.max_proof_age)
+            .with_max_skew(self.max_clock_skew)
+            .with_max_token_bytes(self.max_token_bytes);
+        Ok(IamAuthConfig {
+            audience,
+            rules,
+            sts: self.sts,
+            cache: self.cache,
+            clock: self.clock,
+            allow_root: self.allow_root,
+            allow_federated_users: self.allow_federated_users,
+        })
+    }
+}
+
+/// The state every [`IamAuth`] service of one layer shares: rules, STS client and cache.
+pub(crate) struct Shared {
+    pub(crate) config: IamAuthConfig,
+    pub(crate) sts: StsClient,
+    pub(crate) cache: ProofCache,
+}
+
+/// A Tower layer that authenticates every request by its caller's IAM identity.
+///
+/// Cloning is cheap, and every clone (and every service it makes) shares one STS client and one
+/// verified-proof cache.
+#[derive(Clone)]
+pub struct IamAuthLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl IamAuthLayer {
+    /// A layer for a checked configuration.
+    ///
+    /// Building the STS HTTP client can only fail if the TLS backend cannot start; that is
+    /// reported by [`try_new`](Self::try_new). This constructor panics in that case.
+    pub fn new(config: IamAuthConfig) -> Self {
+        Self::try_new(config).expect("the STS HTTP client could not be built")
+    }
+
+    /// A layer for a checked configuration, reporting HTTP client failures.
+    pub fn try_new(config: IamAuthConfig) -> Result<Self, ConfigError> {
+        let sts = StsClient::new(config.sts.clone()).map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let cache = ProofCache::new(config.cache.clone(), config.clock.clone());
+        Ok(Self { shared: Arc::new(Shared { config, sts, cache }) })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IamAuthConfig {
+        &self.shared.config
+    }
+
+    /// The verified-proof cache shared by this layer's services.
+    pub fn cache(&self) -> &ProofCache {
+        &self.shared.cache
+    }
+}
+
+impl std::fmt::Debug for IamAuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IamAuthLayer").field("audience", &self.shared.config.audience()).finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for IamAuthLayer {
+    type Service = IamAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        IamAuth::new(inner, self.shared.clone())
+    }
+}

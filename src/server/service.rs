@@ -1,0 +1,172 @@
+//! [`IamAuth`], the service made by [`IamAuthLayer`](super::IamAuthLayer).
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderValue, Request, Response, header};
+use tower_service::Service;
+
+use super::future::{ResponseBody, ResponseFuture};
+use super::layer::Shared;
+use crate::arn::{self, PrincipalKind};
+use crate::cache::Lookup;
+use crate::error::{AuthError, ReasonCode};
+use crate::principal::IamPrincipal;
+
+/// Authenticates each request, then calls the inner service with the [`IamPrincipal`] in the
+/// request extensions. Refusals are `Ok` responses (401/403/503); the inner service's errors
+/// pass through unchanged.
+#[derive(Clone)]
+pub struct IamAuth<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> IamAuth<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S> std::fmt::Debug for IamAuth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IamAuth").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for IamAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The service that was polled ready is the one that must be called.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        ResponseFuture::new(async move {
+            let outcome = authenticate(&shared, request.headers().get(header::AUTHORIZATION)).await;
+            match outcome {
+                Ok(principal) => {
+                    request.extensions_mut().insert(principal);
+                    let response = inner.call(request).await?;
+                    Ok(response.map(ResponseBody::inner))
+                }
+                Err(error) => {
+                    log_refusal(&error);
+                    Ok(error.to_response().map(ResponseBody::rejection))
+                }
+            }
+        })
+    }
+}
+
+fn log_refusal(error: &AuthError) {
+    // Details carry names, sizes and times, never token bytes.
+    if error.status().is_server_error() {
+        tracing::warn!(reason = %error.reason(), detail = %error.detail(), "request refused: STS unavailable");
+    } else {
+        tracing::debug!(reason = %error.reason(), detail = %error.detail(), "request refused");
+    }
+}
+
+/// The whole decision for one `Authorization` header.
+pub(crate) async fn authenticate(shared: &Shared, header: Option<&HeaderValue>) -> Result<IamPrincipal, AuthError> {
+    let config = &shared.config;
+    let token = bearer_token(header, config.rules.max_token_bytes())?;
+    let principal = match shared.cache.lookup(token).await {
+        Lookup::Verified(principal) => {
+            tracing::trace!(principal = %principal, "proof served from cache");
+            principal
+        }
+        Lookup::Rejected(error) => return Err(error),
+        Lookup::Miss => {
+            let proof = config.rules.validate(token, config.clock.now())?;
+            shared
+                .cache
+                .get_or_verify(token, proof.expires_at(), async {
+                    let identity = shared.sts.get_caller_identity(&proof, &config.audience).await?;
+                    let normalized = arn::normalize(&identity.arn, &identity.user_id).map_err(|e| {
+                        AuthError::new(ReasonCode::StsBadResponse).with_detail(format!("STS reported an ARN that {e}"))
+                    })?;
+                    let principal = IamPrincipal::from_identity(normalized);
+                    tracing::debug!(principal = %principal, key = proof.access_key_id(), "proof verified by STS");
+                    Ok(principal)
+                })
+                .await?
+        }
+    };
+    let refused = match principal.kind() {
+        PrincipalKind::Root => !config.allow_root,
+        PrincipalKind::FederatedUser => !config.allow_federated_users,
+        _ => false,
+    };
+    if refused {
+        return Err(AuthError::new(ReasonCode::PrincipalKindRefused).with_detail(format!("{} refused", principal.kind())));
+    }
+    Ok(principal)
+}
+
+/// Extracts the token of `Authorization: Bearer <token>` (RFC 6750 §2.1), capping its size
+/// before looking at it.
+fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<&str, AuthError> {
+    let value = header.ok_or(ReasonCode::TokenMissing)?;
+    let bytes = value.as_bytes();
+    if bytes.len() > max_token_bytes + "Bearer ".len() {
+        return Err(AuthError::new(ReasonCode::ProofTooLarge).with_detail(format!("header of {} bytes", bytes.len())));
+    }
+    let malformed = || AuthError::new(ReasonCode::TokenMalformed);
+    if bytes.len() < 7 || !bytes[..7].eq_ignore_ascii_case(b"bearer ") {
+        return Err(malformed().with_detail("scheme is not Bearer"));
+    }
+    let token = &bytes[7..];
+    // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    let body_len = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let well_formed = body_len > 0
+        && token[..body_len].iter().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b));
+    if !well_formed {
+        return Err(malformed().with_detail("token has characters outside b64token"));
+    }
+    std::str::from_utf8(token).map_err(|_| malformed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(value: &str) -> ReasonCode {
+        bearer_token(Some(&HeaderValue::from_str(value).unwrap()), 64).unwrap_err().reason()
+    }
+
+    #[test]
+    fn accepts_bearer_in_any_case() {
+        let value = HeaderValue::from_static("bearer iam-v1.abc");
+        assert_eq!(bearer_token(Some(&value), 64).unwrap(), "iam-v1.abc");
+    }
+
+    #[test]
+    fn refuses_other_schemes_and_shapes() {
+        assert_eq!(code("Basic dXNlcjpwYXNz"), ReasonCode::TokenMalformed);
+        assert_eq!(code("Bearer"), ReasonCode::TokenMalformed);
+        assert_eq!(code("Bearer "), ReasonCode::TokenMalformed);
+        assert_eq!(code("Bearer  iam-v1.abc"), ReasonCode::TokenMalformed);
+        assert_eq!(code("Bearer iam-v1.a b"), ReasonCode::TokenMalformed);
+        assert_eq!(code("Bearer iam-v1.a,b"), ReasonCode::TokenMalformed);
+        assert_eq!(code(&format!("Bearer {}", "a".repeat(65))), ReasonCode::ProofTooLarge);
+        assert_eq!(bearer_token(None, 64).unwrap_err().reason(), ReasonCode::TokenMissing);
+    }
+}

@@ -1,0 +1,254 @@
+//! The STS replay over HTTPS (DESIGN §4).
+//!
+//! The request is rebuilt from validated parts only: `GET https://<table host>/?<validated query>`
+//! with the server's own audience header. Redirects are never followed, every call has a connect
+//! timeout and a total deadline (retries included), answers are read up to a size cap, and a
+//! semaphore bounds concurrent calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, StatusCode};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::response::{self, CallerIdentity};
+use crate::error::{AuthError, ReasonCode};
+use crate::proof::ValidatedProof;
+
+/// Timeouts, limits and routing of STS calls.
+#[derive(Clone, Debug)]
+pub struct StsClientConfig {
+    /// TCP+TLS connect timeout. Default 1 s.
+    pub connect_timeout: Duration,
+    /// Deadline for one verification, including waiting for a slot and a retry. Default 5 s.
+    pub timeout: Duration,
+    /// Largest answer read. Default 64 KiB.
+    pub max_response_bytes: usize,
+    /// Most STS calls in flight at once. Default 64.
+    pub max_concurrent_calls: usize,
+    /// Whether a throttled or 5xx answer is retried once (with jitter) inside the deadline.
+    /// Default true.
+    pub retry: bool,
+    /// **Testing only.** Sends every request over plain HTTP to this `host:port`, keeping the
+    /// signed `Host` header. It never widens which hosts a proof may name.
+    pub dangerous_connect_to: Option<String>,
+}
+
+impl Default for StsClientConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 64 * 1024,
+            max_concurrent_calls: 64,
+            retry: true,
+            dangerous_connect_to: None,
+        }
+    }
+}
+
+/// Why an attempt failed, and whether a retry may help.
+enum Attempt {
+    Retryable(AuthError),
+    Final(AuthError),
+}
+
+/// Replays validated proofs to STS.
+#[derive(Clone, Debug)]
+pub struct StsClient {
+    http: reqwest::Client,
+    config: Arc<StsClientConfig>,
+    slots: Arc<Semaphore>,
+}
+
+impl StsClient {
+    /// Builds the HTTP client. Fails if the TLS backend cannot be initialised.
+    pub fn new(config: StsClientConfig) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("tower-iam-auth/", env!("CARGO_PKG_VERSION")));
+        builder = match config.dangerous_connect_to {
+            // The emulator route is plain HTTP on loopback: no proxy in between.
+            Some(_) => builder.no_proxy(),
+            None => builder.https_only(true),
+        };
+        Ok(Self {
+            http: builder.build()?,
+            slots: Arc::new(Semaphore::new(config.max_concurrent_calls.max(1))),
+            config: Arc::new(config),
+        })
+    }
+
+    /// Replays `proof` with `audience` as its audience header and returns the caller identity.
+    pub async fn get_caller_identity(
+        &self,
+        proof: &ValidatedProof,
+        audience: &HeaderValue,
+    ) -> Result<CallerIdentity, AuthError> {
+        let deadline = Instant::now() + self.config.timeout;
+        let work = async {
+            let _slot = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| AuthError::new(ReasonCode::StsUnavailable).with_detail("client closed"))?;
+            match self.attempt(proof, audience, deadline).await {
+                Ok(identity) => Ok(identity),
+                Err(Attempt::Final(e)) => Err(e),
+                Err(Attempt::Retryable(e)) if !self.config.retry => Err(e),
+                Err(Attempt::Retryable(first)) => {
+                    // One retry, after 50..250 ms of jitter, only if it can finish in time.
+                    let pause = Duration::from_millis(fastrand::u64(50..250));
+                    if Instant::now() + pause * 2 >= deadline {
+                        return Err(first);
+                    }
+                    tracing::debug!(reason = %first.reason(), "retrying STS call once");
+                    tokio::time::sleep(pause).await;
+                    match self.attempt(proof, audience, deadline).await {
+                        Ok(identity) => Ok(identity),
+                        Err(Attempt::Final(e) | Attempt::Retryable(e)) => Err(e),
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(result) => result,
+            Err(_) => Err(AuthError::new(ReasonCode::StsTimeout)
+                .with_detail(format!("no answer within {:?}", self.config.timeout))),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        proof: &ValidatedProof,
+        audience: &HeaderValue,
+        deadline: Instant,
+    ) -> Result<CallerIdentity, Attempt> {
+        let host = proof.endpoint().host();
+        let request = match &self.config.dangerous_connect_to {
+            Some(addr) => self
+                .http
+                .get(format!("http://{addr}/?{}", proof.query()))
+                .header(http::header::HOST, host),
+            None => self.http.get(format!("https://{host}/?{}", proof.query())),
+        };
+        let audience_header = HeaderName::from_static(proof.audience_header());
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let response = request
+            .header(audience_header, audience.clone())
+            .timeout(remaining)
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(Attempt::Final(
+                AuthError::new(ReasonCode::StsRedirect).with_detail(format!("STS answered {status}")),
+            ));
+        }
+        let body = read_capped(response, self.config.max_response_bytes).await?;
+        if status == StatusCode::OK {
+            return response::parse_get_caller_identity(&body).map_err(|e| {
+                Attempt::Final(AuthError::new(ReasonCode::StsBadResponse).with_detail(e.to_string()))
+            });
+        }
+        Err(classify_failure(status, &body))
+    }
+}
+
+fn transport_error(e: &reqwest::Error) -> Attempt {
+    if e.is_timeout() {
+        Attempt::Final(AuthError::new(ReasonCode::StsTimeout).with_detail("STS call timed out"))
+    } else {
+        // Connection refused, reset, TLS failure: STS is unreachable from here.
+        Attempt::Retryable(AuthError::new(ReasonCode::StsUnavailable).with_detail(format!("transport: {e}")))
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, Attempt> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(Attempt::Final(
+            AuthError::new(ReasonCode::StsBadResponse).with_detail("STS answer larger than the cap"),
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
+        if body.len() + chunk.len() > cap {
+            return Err(Attempt::Final(
+                AuthError::new(ReasonCode::StsBadResponse).with_detail("STS answer larger than the cap"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Sorts a non-200 answer into "the caller is not authenticated" and "STS cannot answer".
+fn classify_failure(status: StatusCode, body: &[u8]) -> Attempt {
+    let doc = response::parse_error_response(body);
+    let code = doc.as_ref().map(|d| d.code.as_str()).unwrap_or("");
+    let detail = format!("STS answered {status} {code}");
+    let throttled = status == StatusCode::TOO_MANY_REQUESTS
+        || matches!(
+            code,
+            "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
+        );
+    if throttled {
+        Attempt::Retryable(AuthError::new(ReasonCode::StsThrottled).with_detail(detail))
+    } else if status.is_server_error() {
+        Attempt::Retryable(AuthError::new(ReasonCode::StsUnavailable).with_detail(detail))
+    } else if matches!(status.as_u16(), 400 | 401 | 403) && doc.is_some() {
+        // SignatureDoesNotMatch, InvalidClientTokenId, ExpiredToken, AccessDenied...
+        Attempt::Final(AuthError::new(ReasonCode::StsRejected).with_detail(detail))
+    } else {
+        Attempt::Final(AuthError::new(ReasonCode::StsBadResponse).with_detail(detail))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_doc(code: &str) -> Vec<u8> {
+        format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>m</Message></Error></ErrorResponse>"
+        )
+        .into_bytes()
+    }
+
+    fn reason(attempt: Attempt) -> (ReasonCode, bool) {
+        match attempt {
+            Attempt::Retryable(e) => (e.reason(), true),
+            Attempt::Final(e) => (e.reason(), false),
+        }
+    }
+
+    #[test]
+    fn signature_mismatch_is_a_final_rejection() {
+        let got = reason(classify_failure(StatusCode::FORBIDDEN, &error_doc("SignatureDoesNotMatch")));
+        assert_eq!(got, (ReasonCode::StsRejected, false));
+    }
+
+    #[test]
+    fn throttling_is_retryable_and_unavailable() {
+        let got = reason(classify_failure(StatusCode::BAD_REQUEST, &error_doc("Throttling")));
+        assert_eq!(got, (ReasonCode::StsThrottled, true));
+        let got = reason(classify_failure(StatusCode::TOO_MANY_REQUESTS, b"slow down"));
+        assert_eq!(got, (ReasonCode::StsThrottled, true));
+    }
+
+    #[test]
+    fn server_errors_are_retryable() {
+        let got = reason(classify_failure(StatusCode::BAD_GATEWAY, b"<html>"));
+        assert_eq!(got, (ReasonCode::StsUnavailable, true));
+    }
+
+    #[test]
+    fn a_403_without_an_sts_error_document_is_not_trusted_as_a_verdict() {
+        let got = reason(classify_failure(StatusCode::FORBIDDEN, b"<html>proxy says no</html>"));
+        assert_eq!(got, (ReasonCode::StsBadResponse, false));
+    }
+}
