@@ -146,7 +146,13 @@ pub fn normalize(raw_arn: &str, user_id: &str) -> Result<NormalizedIdentity, Arn
             }
             check_unique_id(role_id)?;
             let arn = format!("arn:{partition}:iam::{account}:role/{role}");
-            Ok(identity(arn, PrincipalKind::Role, role, Some(session), role_id))
+            Ok(identity(
+                arn,
+                PrincipalKind::Role,
+                role,
+                Some(session),
+                role_id,
+            ))
         }
         ("sts", Some(("federated-user", name))) => {
             check_name(name)?;
@@ -154,7 +160,13 @@ pub fn normalize(raw_arn: &str, user_id: &str) -> Result<NormalizedIdentity, Arn
                 return Err(ArnError::UserIdMismatch);
             }
             let arn = raw_arn.to_owned();
-            Ok(identity(arn, PrincipalKind::FederatedUser, name, None, user_id))
+            Ok(identity(
+                arn,
+                PrincipalKind::FederatedUser,
+                name,
+                None,
+                user_id,
+            ))
         }
         ("iam", Some(("user", path_and_name))) => {
             // A user ARN keeps its path: `user/division/team/name`.
@@ -163,13 +175,25 @@ pub fn normalize(raw_arn: &str, user_id: &str) -> Result<NormalizedIdentity, Arn
                 check_name(segment)?;
             }
             check_unique_id(user_id)?;
-            Ok(identity(raw_arn.to_owned(), PrincipalKind::User, name, None, user_id))
+            Ok(identity(
+                raw_arn.to_owned(),
+                PrincipalKind::User,
+                name,
+                None,
+                user_id,
+            ))
         }
         ("iam", None) if resource == "root" => {
             if user_id != account {
                 return Err(ArnError::UserIdMismatch);
             }
-            Ok(identity(raw_arn.to_owned(), PrincipalKind::Root, "root", None, user_id))
+            Ok(identity(
+                raw_arn.to_owned(),
+                PrincipalKind::Root,
+                "root",
+                None,
+                user_id,
+            ))
         }
         _ => Err(ArnError::UnsupportedResource),
     }
@@ -188,8 +212,14 @@ fn check_name(name: &str) -> Result<(), ArnError> {
 /// Unique ids (`AROA…`, `AIDA…`) are upper-case letters and digits.
 fn check_unique_id(id: &str) -> Result<(), ArnError> {
     let ok = (4..=128).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if ok { Ok(()) } else { Err(ArnError::UserIdMismatch) }
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(ArnError::UserIdMismatch)
+    }
 }
 
 #[cfg(test)]
@@ -204,7 +234,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(id.arn, "arn:aws:iam::123456789012:role/deployer");
-        assert_eq!(id.raw_arn, "arn:aws:sts::123456789012:assumed-role/deployer/ci-42");
+        assert_eq!(
+            id.raw_arn,
+            "arn:aws:sts::123456789012:assumed-role/deployer/ci-42"
+        );
         assert_eq!(id.kind, PrincipalKind::Role);
         assert_eq!(id.name, "deployer");
         assert_eq!(id.session_name.as_deref(), Some("ci-42"));
@@ -219,13 +252,20 @@ mod tests {
             "AROAEXAMPLEID1234567:jane@example.com",
         )
         .unwrap();
-        assert_eq!(id.arn, "arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0123abcd");
+        assert_eq!(
+            id.arn,
+            "arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0123abcd"
+        );
         assert_eq!(id.session_name.as_deref(), Some("jane@example.com"));
     }
 
     #[test]
     fn users_stay_users_with_their_path() {
-        let id = normalize("arn:aws-cn:iam::123456789012:user/ops/alice", "AIDAEXAMPLE123").unwrap();
+        let id = normalize(
+            "arn:aws-cn:iam::123456789012:user/ops/alice",
+            "AIDAEXAMPLE123",
+        )
+        .unwrap();
         assert_eq!(id.arn, "arn:aws-cn:iam::123456789012:user/ops/alice");
         assert_eq!(id.kind, PrincipalKind::User);
         assert_eq!(id.name, "alice");
@@ -257,14 +297,35 @@ mod tests {
     #[test]
     fn rejects_malformed_and_foreign_arns() {
         let cases = [
-            ("arn:aws:sts::123456789012:assumed-role/deployer", ArnError::UnsupportedResource),
-            ("arn:aws:sts::12345678901:assumed-role/r/s", ArnError::BadAccount),
-            ("arn:evil:sts::123456789012:assumed-role/r/s", ArnError::UnknownPartition),
-            ("arn:aws:sts:us-east-1:123456789012:assumed-role/r/s", ArnError::Malformed),
+            (
+                "arn:aws:sts::123456789012:assumed-role/deployer",
+                ArnError::UnsupportedResource,
+            ),
+            (
+                "arn:aws:sts::12345678901:assumed-role/r/s",
+                ArnError::BadAccount,
+            ),
+            (
+                "arn:evil:sts::123456789012:assumed-role/r/s",
+                ArnError::UnknownPartition,
+            ),
+            (
+                "arn:aws:sts:us-east-1:123456789012:assumed-role/r/s",
+                ArnError::Malformed,
+            ),
             ("arn:aws:s3:::bucket", ArnError::BadAccount),
-            ("arn:aws:iam::123456789012:group/admins", ArnError::UnsupportedResource),
-            ("arn:aws:sts::123456789012:assumed-role/r/s/extra", ArnError::BadName),
-            ("arn:aws:sts::123456789012:assumed-role/r s/s", ArnError::BadName),
+            (
+                "arn:aws:iam::123456789012:group/admins",
+                ArnError::UnsupportedResource,
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/r/s/extra",
+                ArnError::BadName,
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/r s/s",
+                ArnError::BadName,
+            ),
             ("not-an-arn", ArnError::Malformed),
         ];
         for (arn, want) in cases {

@@ -64,8 +64,18 @@ struct Rejected {
 struct UntilWindowCloses;
 
 impl<V: HasExpiry> Expiry<Box<str>, V> for UntilWindowCloses {
-    fn expire_after_create(&self, _key: &Box<str>, value: &V, _created_at: Instant) -> Option<Duration> {
-        Some(value.expires_at().duration_since(SystemTime::now()).unwrap_or_default())
+    fn expire_after_create(
+        &self,
+        _key: &Box<str>,
+        value: &V,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(
+            value
+                .expires_at()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -125,7 +135,12 @@ impl ProofCache {
             .max_capacity((config.max_entries / 4).max(16))
             .expire_after(UntilWindowCloses)
             .build_with_hasher(Hasher::default());
-        Self { verified, rejected, config: Arc::new(config), clock }
+        Self {
+            verified,
+            rejected,
+            config: Arc::new(config),
+            clock,
+        }
     }
 
     /// Looks a token up. Stale entries (by the injected clock) are dropped and reported as a miss.
@@ -167,16 +182,23 @@ impl ProofCache {
         let result = self
             .verified
             .try_get_with(Box::from(token), async move {
-                verify.await.map(|principal| Verified { principal, expires_at })
+                verify.await.map(|principal| Verified {
+                    principal,
+                    expires_at,
+                })
             })
             .await;
         match result {
             Ok(verified) => Ok(verified.principal),
             Err(error) => {
                 let error = AuthError::clone(&error);
-                if error.reason() == ReasonCode::StsRejected && !self.config.negative_ttl.is_zero() {
+                if error.reason() == ReasonCode::StsRejected && !self.config.negative_ttl.is_zero()
+                {
                     let expires_at = window_closes_at.min(now + self.config.negative_ttl);
-                    let entry = Rejected { error: error.clone(), expires_at };
+                    let entry = Rejected {
+                        error: error.clone(),
+                        expires_at,
+                    };
                     self.rejected.insert(token.into(), entry).await;
                 }
                 Err(error)

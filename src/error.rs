@@ -159,7 +159,11 @@ impl AuthError {
             message: Cow::Borrowed(reason.message()),
             detail: Cow::Borrowed(""),
             retry_after_secs: match reason.status() {
-                StatusCode::SERVICE_UNAVAILABLE => Some(if reason == ReasonCode::StsThrottled { 2 } else { 5 }),
+                StatusCode::SERVICE_UNAVAILABLE => Some(if reason == ReasonCode::StsThrottled {
+                    2
+                } else {
+                    5
+                }),
                 _ => None,
             },
         }
@@ -231,7 +235,10 @@ impl AuthError {
         let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             let challenge = match self.bearer_error() {
@@ -330,5 +337,4 @@ mod tests {
         let text = std::str::from_utf8(response.body()).unwrap();
         assert!(text.contains(r#"a \"quoted\"\u000aline"#), "{text}");
     }
-
 }

@@ -128,15 +128,25 @@ mod extract {
     impl<S: Send + Sync> FromRequestParts<S> for IamPrincipal {
         type Rejection = MissingIamPrincipal;
 
-        async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-            parts.extensions.get::<IamPrincipal>().cloned().ok_or(MissingIamPrincipal)
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Self, Self::Rejection> {
+            parts
+                .extensions
+                .get::<IamPrincipal>()
+                .cloned()
+                .ok_or(MissingIamPrincipal)
         }
     }
 
     impl<S: Send + Sync> OptionalFromRequestParts<S> for IamPrincipal {
         type Rejection = std::convert::Infallible;
 
-        async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Option<Self>, Self::Rejection> {
             Ok(parts.extensions.get::<IamPrincipal>().cloned())
         }
     }

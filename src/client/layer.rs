@@ -30,7 +30,10 @@ impl<S> Layer<S> for IamProofLayer {
     type Service = IamProof<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        IamProof { inner, signer: self.signer.clone() }
+        IamProof {
+            inner,
+            signer: self.signer.clone(),
+        }
     }
 }
 

@@ -5,7 +5,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
@@ -40,7 +42,9 @@ impl ProofToken {
 
 impl fmt::Debug for ProofToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProofToken").field("token", &"** redacted **").finish_non_exhaustive()
+        f.debug_struct("ProofToken")
+            .field("token", &"** redacted **")
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,14 +164,21 @@ impl ProofSigner {
     /// Signs a new token now, without using or updating the cache.
     pub async fn sign_new(&self) -> Result<ProofToken, SignError> {
         let inner = &self.inner;
-        let credentials = inner.provider.provide_credentials().await.map_err(SignError::Credentials)?;
+        let credentials = inner
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(SignError::Credentials)?;
         let now = inner.clock.now();
         // A proof signed with session credentials dies with them.
         let mut valid_until = now + inner.expires_in;
         if let Some(expiry) = credentials.expiry() {
             valid_until = valid_until.min(expiry);
         }
-        let reuse_until = valid_until.checked_sub(inner.refresh_margin).unwrap_or(now).max(now);
+        let reuse_until = valid_until
+            .checked_sub(inner.refresh_margin)
+            .unwrap_or(now)
+            .max(now);
 
         let identity = Identity::from(credentials);
         let mut settings = SigningSettings::default();
@@ -182,20 +193,36 @@ impl ProofSigner {
             .build()
             .map_err(|e| SignError::Signing(e.to_string()))?
             .into();
-        let url = format!("https://{}/?Action=GetCallerIdentity&Version=2011-06-15", inner.host);
+        let url = format!(
+            "https://{}/?Action=GetCallerIdentity&Version=2011-06-15",
+            inner.host
+        );
         let audience_header = inner.format.audience_header();
         let headers = [(audience_header, inner.audience.as_str())];
-        let signable = SignableRequest::new("GET", url.as_str(), headers.into_iter(), SignableBody::Bytes(&[]))
-            .map_err(|e| SignError::Signing(e.to_string()))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| SignError::Signing(e.to_string()))?
-            .into_parts();
+        let signable = SignableRequest::new(
+            "GET",
+            url.as_str(),
+            headers.into_iter(),
+            SignableBody::Bytes(&[]),
+        )
+        .map_err(|e| SignError::Signing(e.to_string()))?;
+        // aws-sigv4 traces the canonical request, session token included; keep that out of
+        // the application's logs by signing under a subscriber that records nothing.
+        let silent = tracing::subscriber::NoSubscriber::default();
+        let (instructions, _signature) =
+            tracing::subscriber::with_default(silent, || sign(signable, &params))
+                .map_err(|e| SignError::Signing(e.to_string()))?
+                .into_parts();
         let mut request = http::Request::get(url.as_str())
             .body(())
             .map_err(|e| SignError::Signing(e.to_string()))?;
         instructions.apply_to_request_http1x(&mut request);
         let token = encode_token(inner.format, &request.uri().to_string());
-        Ok(ProofToken { token: token.into(), signed_at: now, reuse_until })
+        Ok(ProofToken {
+            token: token.into(),
+            signed_at: now,
+            reuse_until,
+        })
     }
 
     /// The audience the tokens are signed for.
@@ -219,7 +246,9 @@ pub struct ProofSignerBuilder {
 
 impl fmt::Debug for ProofSignerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProofSignerBuilder").field("audience", &self.audience).finish_non_exhaustive()
+        f.debug_struct("ProofSignerBuilder")
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
     }
 }
 
@@ -270,7 +299,10 @@ impl ProofSignerBuilder {
     /// Checks the settings.
     pub fn build(self) -> Result<ProofSigner, SignerConfigError> {
         let audience = self.audience.ok_or(SignerConfigError::MissingAudience)?;
-        if audience.is_empty() || audience.len() > 128 || !audience.bytes().all(|b| b.is_ascii_graphic()) {
+        if audience.is_empty()
+            || audience.len() > 128
+            || !audience.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(SignerConfigError::InvalidAudience);
         }
         if self.expires_in < Duration::from_secs(1)
@@ -281,7 +313,8 @@ impl ProofSignerBuilder {
         }
         let host = match self.host {
             Some(host) => host,
-            None => regional_host(&self.region).ok_or_else(|| SignerConfigError::UnknownRegion(self.region.clone()))?,
+            None => regional_host(&self.region)
+                .ok_or_else(|| SignerConfigError::UnknownRegion(self.region.clone()))?,
         };
         Ok(ProofSigner {
             inner: Arc::new(SignerInner {

@@ -127,11 +127,17 @@ impl ProofRules {
     pub fn validate(&self, token: &str, now: SystemTime) -> Result<ValidatedProof, AuthError> {
         // Rule 1: size cap before decoding anything.
         if token.len() > self.max_token_bytes {
-            return Err(AuthError::new(ReasonCode::ProofTooLarge)
-                .with_detail(format!("{} bytes > {}", token.len(), self.max_token_bytes)));
+            return Err(
+                AuthError::new(ReasonCode::ProofTooLarge).with_detail(format!(
+                    "{} bytes > {}",
+                    token.len(),
+                    self.max_token_bytes
+                )),
+            );
         }
         let Some((format, body)) = ProofFormat::split_token(token) else {
-            return Err(AuthError::new(ReasonCode::ProofFormatNotAccepted).with_detail("unknown token prefix"));
+            return Err(AuthError::new(ReasonCode::ProofFormatNotAccepted)
+                .with_detail("unknown token prefix"));
         };
         if !self.formats.contains(&format) {
             return Err(AuthError::new(ReasonCode::ProofFormatNotAccepted)
@@ -150,32 +156,45 @@ impl ProofRules {
         // Rule 2: the URL's shape and its host.
         let url = url::parse(url_text)?;
         let endpoint = self.endpoints.lookup(url.host).ok_or_else(|| {
-            AuthError::new(ReasonCode::ProofHostNotAllowed).with_detail(format!("host {:?}", truncate(url.host)))
+            AuthError::new(ReasonCode::ProofHostNotAllowed)
+                .with_detail(format!("host {:?}", truncate(url.host)))
         })?;
 
         // Rule 3: the parameter allowlist.
         let params = url::split_query(url.query)?;
         let mut found: [Option<&str>; ALLOWED_PARAMS.len()] = [None; ALLOWED_PARAMS.len()];
         for (i, param) in params.iter().enumerate() {
-            if let Some(other) = params[..i].iter().find(|p| p.name.eq_ignore_ascii_case(param.name)) {
+            if let Some(other) = params[..i]
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(param.name))
+            {
                 return Err(if other.name == param.name {
-                    AuthError::new(ReasonCode::ProofParamDuplicate).with_detail(format!("{} repeated", param.name))
+                    AuthError::new(ReasonCode::ProofParamDuplicate)
+                        .with_detail(format!("{} repeated", param.name))
                 } else {
                     AuthError::new(ReasonCode::ProofParamCaseConflict)
                         .with_detail(format!("{} and {}", other.name, param.name))
                 });
             }
-            let slot = ALLOWED_PARAMS.iter().position(|allowed| *allowed == param.name).ok_or_else(|| {
-                AuthError::new(ReasonCode::ProofParamNotAllowed).with_detail(format!("parameter {}", truncate(param.name)))
-            })?;
+            let slot = ALLOWED_PARAMS
+                .iter()
+                .position(|allowed| *allowed == param.name)
+                .ok_or_else(|| {
+                    AuthError::new(ReasonCode::ProofParamNotAllowed)
+                        .with_detail(format!("parameter {}", truncate(param.name)))
+                })?;
             found[slot] = Some(param.value.as_str());
         }
         let get = |name: &'static str| -> Result<&str, AuthError> {
             let slot = ALLOWED_PARAMS.iter().position(|p| *p == name).unwrap_or(0);
-            found[slot].ok_or_else(|| AuthError::new(ReasonCode::ProofParamMissing).with_detail(name))
+            found[slot]
+                .ok_or_else(|| AuthError::new(ReasonCode::ProofParamMissing).with_detail(name))
         };
         let optional = |name: &'static str| -> Option<&str> {
-            ALLOWED_PARAMS.iter().position(|p| *p == name).and_then(|slot| found[slot])
+            ALLOWED_PARAMS
+                .iter()
+                .position(|p| *p == name)
+                .and_then(|slot| found[slot])
         };
         if get("Action")? != "GetCallerIdentity" {
             return Err(ReasonCode::ProofAction.into());
@@ -192,28 +211,46 @@ impl ProofRules {
         let signed_at = sigv4::parse_amz_date(amz_date).ok_or(ReasonCode::ProofDateMalformed)?;
         let scope = sigv4::parse_credential_scope(get("X-Amz-Credential")?)?;
         if scope.date != &amz_date[..8] {
-            return Err(AuthError::new(ReasonCode::ProofScopeDateMismatch)
-                .with_detail(format!("scope {} vs X-Amz-Date {}", scope.date, &amz_date[..8])));
+            return Err(
+                AuthError::new(ReasonCode::ProofScopeDateMismatch).with_detail(format!(
+                    "scope {} vs X-Amz-Date {}",
+                    scope.date,
+                    &amz_date[..8]
+                )),
+            );
         }
         if scope.region != endpoint.region() {
-            return Err(AuthError::new(ReasonCode::ProofScopeRegionMismatch).with_detail(format!(
-                "scope region {} but {} signs as {}",
-                truncate(scope.region),
-                endpoint.host(),
-                endpoint.region()
-            )));
+            return Err(
+                AuthError::new(ReasonCode::ProofScopeRegionMismatch).with_detail(format!(
+                    "scope region {} but {} signs as {}",
+                    truncate(scope.region),
+                    endpoint.host(),
+                    endpoint.region()
+                )),
+            );
         }
         let audience_header = format.audience_header();
-        sigv4::check_signed_headers(get("X-Amz-SignedHeaders")?, &["host", audience_header], audience_header)?;
+        sigv4::check_signed_headers(
+            get("X-Amz-SignedHeaders")?,
+            &["host", audience_header],
+            audience_header,
+        )?;
         let signature = get("X-Amz-Signature")?;
-        if signature.len() != 64 || !signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if signature.len() != 64
+            || !signature
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(ReasonCode::ProofSignatureMalformed.into());
         }
         if let Some(token) = optional("X-Amz-Security-Token") {
             let ok = !token.is_empty()
-                && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
             if !ok {
-                return Err(AuthError::new(ReasonCode::ProofParamEncoding).with_detail("security token is not base64"));
+                return Err(AuthError::new(ReasonCode::ProofParamEncoding)
+                    .with_detail("security token is not base64"));
             }
         }
 

@@ -38,7 +38,10 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<SystemTime> {
 
 /// Formats a time as `yyyymmddThhmmssZ`.
 pub(crate) fn format_amz_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     format!(
@@ -50,7 +53,7 @@ pub(crate) fn format_amz_date(t: SystemTime) -> String {
 }
 
 fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -110,7 +113,9 @@ pub(crate) fn parse_credential_scope(s: &str) -> Result<CredentialScope<'_>, Aut
     };
     // Access key ids are 16..=128 upper-case letters and digits (AKIA…, ASIA…).
     if !(16..=128).contains(&key.len())
-        || !key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     {
         return Err(bad("access key id is malformed"));
     }
@@ -119,7 +124,9 @@ pub(crate) fn parse_credential_scope(s: &str) -> Result<CredentialScope<'_>, Aut
     }
     if region.is_empty()
         || region.len() > 32
-        || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
         return Err(bad("scope region is malformed"));
     }
@@ -129,7 +136,11 @@ pub(crate) fn parse_credential_scope(s: &str) -> Result<CredentialScope<'_>, Aut
     if terminator != "aws4_request" {
         return Err(bad("scope does not end in aws4_request"));
     }
-    Ok(CredentialScope { access_key_id: key, date, region })
+    Ok(CredentialScope {
+        access_key_id: key,
+        date,
+        region,
+    })
 }
 
 /// Checks a `SignedHeaders` list: lower-case names, sorted, unique, a subset of `replayed`, and
@@ -143,14 +154,19 @@ pub(crate) fn check_signed_headers(
     let (mut host, mut audience) = (false, false);
     for name in list.split(';') {
         let well_formed = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !well_formed || previous.is_some_and(|p| p >= name) {
             return Err(AuthError::new(ReasonCode::ProofSignedHeaders)
                 .with_detail("signed headers are not sorted lower-case unique names"));
         }
         if !replayed.contains(&name) {
-            return Err(AuthError::new(ReasonCode::ProofSignedHeaders)
-                .with_detail(format!("signed header {name} is not replayed by the server")));
+            return Err(
+                AuthError::new(ReasonCode::ProofSignedHeaders).with_detail(format!(
+                    "signed header {name} is not replayed by the server"
+                )),
+            );
         }
         host |= name == "host";
         audience |= name == audience_header;
@@ -172,7 +188,12 @@ mod tests {
 
     #[test]
     fn amz_dates_round_trip() {
-        for s in ["19700101T000000Z", "20261122T155834Z", "20240229T235959Z", "21000301T000000Z"] {
+        for s in [
+            "19700101T000000Z",
+            "20261122T155834Z",
+            "20240229T235959Z",
+            "21000301T000000Z",
+        ] {
             let t = parse_amz_date(s).unwrap();
             assert_eq!(format_amz_date(t), s);
         }
@@ -201,7 +222,9 @@ mod tests {
 
     #[test]
     fn scope_parses() {
-        let scope = parse_credential_scope("AKIAIOSFODNN7EXAMPLE/20261122/us-east-1/sts/aws4_request").unwrap();
+        let scope =
+            parse_credential_scope("AKIAIOSFODNN7EXAMPLE/20261122/us-east-1/sts/aws4_request")
+                .unwrap();
         assert_eq!(scope.access_key_id, "AKIAIOSFODNN7EXAMPLE");
         assert_eq!(scope.region, "us-east-1");
         assert_eq!(scope.date, "20261122");
@@ -209,7 +232,8 @@ mod tests {
 
     #[test]
     fn scope_for_another_service_is_refused() {
-        let err = parse_credential_scope("AKIAIOSFODNN7EXAMPLE/20261122/us-east-1/s3/aws4_request").unwrap_err();
+        let err = parse_credential_scope("AKIAIOSFODNN7EXAMPLE/20261122/us-east-1/s3/aws4_request")
+            .unwrap_err();
         assert_eq!(err.reason(), ReasonCode::ProofCredentialScope);
     }
 
@@ -217,10 +241,20 @@ mod tests {
     fn signed_headers_must_be_sorted_subset_with_host_and_audience() {
         let replayed = ["host", "x-iam-audience"];
         assert!(check_signed_headers("host;x-iam-audience", &replayed, "x-iam-audience").is_ok());
-        let code = |list| check_signed_headers(list, &replayed, "x-iam-audience").unwrap_err().reason();
+        let code = |list| {
+            check_signed_headers(list, &replayed, "x-iam-audience")
+                .unwrap_err()
+                .reason()
+        };
         assert_eq!(code("x-iam-audience;host"), ReasonCode::ProofSignedHeaders);
-        assert_eq!(code("host;host;x-iam-audience"), ReasonCode::ProofSignedHeaders);
-        assert_eq!(code("host;x-amz-date;x-iam-audience"), ReasonCode::ProofSignedHeaders);
+        assert_eq!(
+            code("host;host;x-iam-audience"),
+            ReasonCode::ProofSignedHeaders
+        );
+        assert_eq!(
+            code("host;x-amz-date;x-iam-audience"),
+            ReasonCode::ProofSignedHeaders
+        );
         assert_eq!(code("Host;x-iam-audience"), ReasonCode::ProofSignedHeaders);
         assert_eq!(code("x-iam-audience"), ReasonCode::ProofHostUnsigned);
         assert_eq!(code("host"), ReasonCode::ProofAudienceUnsigned);

@@ -127,26 +127,47 @@ mod tests {
     fn rejects_standard_alphabet_and_padding() {
         // "??>" encodes to "Pz8+" in the standard alphabet and "Pz8-" in the URL-safe one.
         assert_eq!(decode_body("Pz8-").unwrap(), "??>");
-        assert_eq!(decode_body("Pz8+").unwrap_err().reason(), ReasonCode::ProofEncoding);
-        assert_eq!(decode_body("YQ==").unwrap_err().reason(), ReasonCode::ProofEncoding);
+        assert_eq!(
+            decode_body("Pz8+").unwrap_err().reason(),
+            ReasonCode::ProofEncoding
+        );
+        assert_eq!(
+            decode_body("YQ==").unwrap_err().reason(),
+            ReasonCode::ProofEncoding
+        );
         // Non-canonical trailing bits ("YR" and "YQ" both carry "a").
-        assert_eq!(decode_body("YR").unwrap_err().reason(), ReasonCode::ProofEncoding);
+        assert_eq!(
+            decode_body("YR").unwrap_err().reason(),
+            ReasonCode::ProofEncoding
+        );
     }
 
     #[test]
     fn rejects_invalid_utf8_and_control_characters() {
         let not_utf8 = URL_SAFE_NO_PAD.encode([0xff, 0xfe]);
-        assert_eq!(decode_body(&not_utf8).unwrap_err().reason(), ReasonCode::ProofNotUtf8);
+        assert_eq!(
+            decode_body(&not_utf8).unwrap_err().reason(),
+            ReasonCode::ProofNotUtf8
+        );
         let nul = URL_SAFE_NO_PAD.encode("https://sts.amazonaws.com/\0");
-        assert_eq!(decode_body(&nul).unwrap_err().reason(), ReasonCode::ProofControlCharacter);
+        assert_eq!(
+            decode_body(&nul).unwrap_err().reason(),
+            ReasonCode::ProofControlCharacter
+        );
         let crlf = URL_SAFE_NO_PAD.encode("https://sts.amazonaws.com/\r\nX-Evil: 1");
-        assert_eq!(decode_body(&crlf).unwrap_err().reason(), ReasonCode::ProofControlCharacter);
+        assert_eq!(
+            decode_body(&crlf).unwrap_err().reason(),
+            ReasonCode::ProofControlCharacter
+        );
     }
 
     #[test]
     fn formats_parse_from_config_names() {
         assert_eq!("iam-v1".parse::<ProofFormat>().unwrap(), ProofFormat::IamV1);
-        assert_eq!("k8s-aws-v1".parse::<ProofFormat>().unwrap(), ProofFormat::K8sAwsV1);
+        assert_eq!(
+            "k8s-aws-v1".parse::<ProofFormat>().unwrap(),
+            ProofFormat::K8sAwsV1
+        );
         assert!("IAM-V1".parse::<ProofFormat>().is_err());
     }
 }

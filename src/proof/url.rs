@@ -16,7 +16,9 @@ pub(crate) struct ProofUrl<'a> {
 
 pub(crate) fn parse(url: &str) -> Result<ProofUrl<'_>, AuthError> {
     if !url.is_ascii() || url.bytes().any(|b| b == b' ') {
-        return Err(AuthError::new(ReasonCode::ProofUrlMalformed).with_detail("non-ASCII or space in URL"));
+        return Err(
+            AuthError::new(ReasonCode::ProofUrlMalformed).with_detail("non-ASCII or space in URL")
+        );
     }
     let Some(rest) = url.strip_prefix("https://") else {
         return Err(match url.split_once("://") {
@@ -45,7 +47,10 @@ pub(crate) fn parse(url: &str) -> Result<ProofUrl<'_>, AuthError> {
     if path != "/" {
         return Err(ReasonCode::ProofPath.into());
     }
-    Ok(ProofUrl { host: authority, query })
+    Ok(ProofUrl {
+        host: authority,
+        query,
+    })
 }
 
 /// One `name=value` pair of a query, with the value percent-decoded.
@@ -65,11 +70,14 @@ pub(crate) fn split_query(query: &str) -> Result<Vec<Param<'_>>, AuthError> {
     }
     let mut params = Vec::with_capacity(9);
     for pair in query.split('&') {
-        let (name, raw_value) = pair.split_once('=').ok_or_else(|| bad("parameter without '='"))?;
+        let (name, raw_value) = pair
+            .split_once('=')
+            .ok_or_else(|| bad("parameter without '='"))?;
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(bad("parameter name is not canonical"));
         }
-        let value = percent_decode(raw_value).ok_or_else(|| bad("parameter value is not canonical"))?;
+        let value =
+            percent_decode(raw_value).ok_or_else(|| bad("parameter value is not canonical"))?;
         params.push(Param { name, value });
     }
     Ok(params)
@@ -124,17 +132,44 @@ mod tests {
 
     #[test]
     fn rejects_other_shapes() {
-        assert_eq!(code("http://sts.amazonaws.com/?a=b"), ReasonCode::ProofSchemeNotHttps);
-        assert_eq!(code("HTTPS://sts.amazonaws.com/?a=b"), ReasonCode::ProofSchemeNotHttps);
-        assert_eq!(code("https://evil@sts.amazonaws.com/?a=b"), ReasonCode::ProofUserinfo);
-        assert_eq!(code("https://sts.amazonaws.com:443/?a=b"), ReasonCode::ProofPort);
-        assert_eq!(code("https://sts.amazonaws.com/?a=b#x"), ReasonCode::ProofFragment);
-        assert_eq!(code("https://sts.amazonaws.com/x?a=b"), ReasonCode::ProofPath);
-        assert_eq!(code("https://sts.amazonaws.com//?a=b"), ReasonCode::ProofPath);
+        assert_eq!(
+            code("http://sts.amazonaws.com/?a=b"),
+            ReasonCode::ProofSchemeNotHttps
+        );
+        assert_eq!(
+            code("HTTPS://sts.amazonaws.com/?a=b"),
+            ReasonCode::ProofSchemeNotHttps
+        );
+        assert_eq!(
+            code("https://evil@sts.amazonaws.com/?a=b"),
+            ReasonCode::ProofUserinfo
+        );
+        assert_eq!(
+            code("https://sts.amazonaws.com:443/?a=b"),
+            ReasonCode::ProofPort
+        );
+        assert_eq!(
+            code("https://sts.amazonaws.com/?a=b#x"),
+            ReasonCode::ProofFragment
+        );
+        assert_eq!(
+            code("https://sts.amazonaws.com/x?a=b"),
+            ReasonCode::ProofPath
+        );
+        assert_eq!(
+            code("https://sts.amazonaws.com//?a=b"),
+            ReasonCode::ProofPath
+        );
         assert_eq!(code("https://sts.amazonaws.com?a=b"), ReasonCode::ProofPath);
         assert_eq!(code("https:///?a=b"), ReasonCode::ProofUrlMalformed);
-        assert_eq!(code("sts.amazonaws.com/?a=b"), ReasonCode::ProofUrlMalformed);
-        assert_eq!(code("https://stś.amazonaws.com/?a=b"), ReasonCode::ProofUrlMalformed);
+        assert_eq!(
+            code("sts.amazonaws.com/?a=b"),
+            ReasonCode::ProofUrlMalformed
+        );
+        assert_eq!(
+            code("https://stś.amazonaws.com/?a=b"),
+            ReasonCode::ProofUrlMalformed
+        );
     }
 
     #[test]
@@ -142,8 +177,14 @@ mod tests {
         let params = split_query("A=a%2Fb&B=x-y_z.~").unwrap();
         assert_eq!(params[0].value, "a/b");
         assert_eq!(params[1].value, "x-y_z.~");
-        for q in ["A=a+b", "A=a/b", "A=a%2fb", "A=a%2", "A", "A=b&&B=c", "A=b&", "=b", "A%41=b", "A=%0A"] {
-            assert_eq!(split_query(q).unwrap_err().reason(), ReasonCode::ProofParamEncoding, "{q}");
+        for q in [
+            "A=a+b", "A=a/b", "A=a%2fb", "A=a%2", "A", "A=b&&B=c", "A=b&", "=b", "A%41=b", "A=%0A",
+        ] {
+            assert_eq!(
+                split_query(q).unwrap_err().reason(),
+                ReasonCode::ProofParamEncoding,
+                "{q}"
+            );
         }
     }
 }

@@ -239,7 +239,8 @@ impl IamAuthConfigBuilder {
         if audience.is_empty() || audience.len() > 128 || !audience.bytes().all(visible) {
             return Err(ConfigError::InvalidAudience);
         }
-        let audience = HeaderValue::from_str(&audience).map_err(|_| ConfigError::InvalidAudience)?;
+        let audience =
+            HeaderValue::from_str(&audience).map_err(|_| ConfigError::InvalidAudience)?;
         if self.formats.is_empty() {
             return Err(ConfigError::NoFormats);
         }
@@ -258,16 +259,19 @@ impl IamAuthConfigBuilder {
             ("cache_max_ttl", self.cache.max_ttl.is_zero()),
             ("sts_timeout", self.sts.timeout.is_zero()),
             ("sts_connect_timeout", self.sts.connect_timeout.is_zero()),
-            ("sts_max_concurrent_calls", self.sts.max_concurrent_calls == 0),
+            (
+                "sts_max_concurrent_calls",
+                self.sts.max_concurrent_calls == 0,
+            ),
         ] {
             if zero {
                 return Err(ConfigError::Zero(name));
             }
         }
         if let Some(addr) = &self.sts.dangerous_connect_to {
-            let valid = addr
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok());
+            let valid = addr.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok()
+            });
             if !valid {
                 return Err(ConfigError::ConnectTo(addr.clone()));
             }
@@ -323,9 +327,12 @@ impl IamAuthLayer {
 
     /// A layer for a checked configuration, reporting HTTP client failures.
     pub fn try_new(config: IamAuthConfig) -> Result<Self, ConfigError> {
-        let sts = StsClient::new(config.sts.clone()).map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let sts = StsClient::new(config.sts.clone())
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let cache = ProofCache::new(config.cache.clone(), config.clock.clone());
-        Ok(Self { shared: Arc::new(Shared { config, sts, cache }) })
+        Ok(Self {
+            shared: Arc::new(Shared { config, sts, cache }),
+        })
     }
 
     /// The configuration.
@@ -341,7 +348,9 @@ impl IamAuthLayer {
 
 impl std::fmt::Debug for IamAuthLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IamAuthLayer").field("audience", &self.shared.config.audience()).finish_non_exhaustive()
+        f.debug_struct("IamAuthLayer")
+            .field("audience", &self.shared.config.audience())
+            .finish_non_exhaustive()
     }
 }
 

@@ -85,7 +85,10 @@ fn log_refusal(error: &AuthError) {
 }
 
 /// The whole decision for one `Authorization` header.
-pub(crate) async fn authenticate(shared: &Shared, header: Option<&HeaderValue>) -> Result<IamPrincipal, AuthError> {
+pub(crate) async fn authenticate(
+    shared: &Shared,
+    header: Option<&HeaderValue>,
+) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
     let token = bearer_token(header, config.rules.max_token_bytes())?;
     let principal = match shared.cache.lookup(token).await {
@@ -116,7 +119,8 @@ pub(crate) async fn authenticate(shared: &Shared, header: Option<&HeaderValue>) 
         _ => false,
     };
     if refused {
-        return Err(AuthError::new(ReasonCode::PrincipalKindRefused).with_detail(format!("{} refused", principal.kind())));
+        return Err(AuthError::new(ReasonCode::PrincipalKindRefused)
+            .with_detail(format!("{} refused", principal.kind())));
     }
     Ok(principal)
 }
@@ -127,7 +131,8 @@ fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<
     let value = header.ok_or(ReasonCode::TokenMissing)?;
     let bytes = value.as_bytes();
     if bytes.len() > max_token_bytes + "Bearer ".len() {
-        return Err(AuthError::new(ReasonCode::ProofTooLarge).with_detail(format!("header of {} bytes", bytes.len())));
+        return Err(AuthError::new(ReasonCode::ProofTooLarge)
+            .with_detail(format!("header of {} bytes", bytes.len())));
     }
     let malformed = || AuthError::new(ReasonCode::TokenMalformed);
     if bytes.len() < 7 || !bytes[..7].eq_ignore_ascii_case(b"bearer ") {
@@ -137,7 +142,9 @@ fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<
     // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     let body_len = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     let well_formed = body_len > 0
-        && token[..body_len].iter().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b));
+        && token[..body_len]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b));
     if !well_formed {
         return Err(malformed().with_detail("token has characters outside b64token"));
     }
@@ -149,7 +156,9 @@ mod tests {
     use super::*;
 
     fn code(value: &str) -> ReasonCode {
-        bearer_token(Some(&HeaderValue::from_str(value).unwrap()), 64).unwrap_err().reason()
+        bearer_token(Some(&HeaderValue::from_str(value).unwrap()), 64)
+            .unwrap_err()
+            .reason()
     }
 
     #[test]
@@ -166,7 +175,13 @@ mod tests {
         assert_eq!(code("Bearer  iam-v1.abc"), ReasonCode::TokenMalformed);
         assert_eq!(code("Bearer iam-v1.a b"), ReasonCode::TokenMalformed);
         assert_eq!(code("Bearer iam-v1.a,b"), ReasonCode::TokenMalformed);
-        assert_eq!(code(&format!("Bearer {}", "a".repeat(65))), ReasonCode::ProofTooLarge);
-        assert_eq!(bearer_token(None, 64).unwrap_err().reason(), ReasonCode::TokenMissing);
+        assert_eq!(
+            code(&format!("Bearer {}", "a".repeat(65))),
+            ReasonCode::ProofTooLarge
+        );
+        assert_eq!(
+            bearer_token(None, 64).unwrap_err().reason(),
+            ReasonCode::TokenMissing
+        );
     }
 }

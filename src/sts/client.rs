@@ -89,11 +89,9 @@ impl StsClient {
     ) -> Result<CallerIdentity, AuthError> {
         let deadline = Instant::now() + self.config.timeout;
         let work = async {
-            let _slot = self
-                .slots
-                .acquire()
-                .await
-                .map_err(|_| AuthError::new(ReasonCode::StsUnavailable).with_detail("client closed"))?;
+            let _slot = self.slots.acquire().await.map_err(|_| {
+                AuthError::new(ReasonCode::StsUnavailable).with_detail("client closed")
+            })?;
             match self.attempt(proof, audience, deadline).await {
                 Ok(identity) => Ok(identity),
                 Err(Attempt::Final(e)) => Err(e),
@@ -146,13 +144,16 @@ impl StsClient {
         let status = response.status();
         if status.is_redirection() {
             return Err(Attempt::Final(
-                AuthError::new(ReasonCode::StsRedirect).with_detail(format!("STS answered {status}")),
+                AuthError::new(ReasonCode::StsRedirect)
+                    .with_detail(format!("STS answered {status}")),
             ));
         }
         let body = read_capped(response, self.config.max_response_bytes).await?;
         if status == StatusCode::OK {
             return response::parse_get_caller_identity(&body).map_err(|e| {
-                Attempt::Final(AuthError::new(ReasonCode::StsBadResponse).with_detail(e.to_string()))
+                Attempt::Final(
+                    AuthError::new(ReasonCode::StsBadResponse).with_detail(e.to_string()),
+                )
             });
         }
         Err(classify_failure(status, &body))
@@ -164,21 +165,25 @@ fn transport_error(e: &reqwest::Error) -> Attempt {
         Attempt::Final(AuthError::new(ReasonCode::StsTimeout).with_detail("STS call timed out"))
     } else {
         // Connection refused, reset, TLS failure: STS is unreachable from here.
-        Attempt::Retryable(AuthError::new(ReasonCode::StsUnavailable).with_detail(format!("transport: {e}")))
+        Attempt::Retryable(
+            AuthError::new(ReasonCode::StsUnavailable).with_detail(format!("transport: {e}")),
+        )
     }
 }
 
 async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, Attempt> {
     if response.content_length().is_some_and(|n| n > cap as u64) {
         return Err(Attempt::Final(
-            AuthError::new(ReasonCode::StsBadResponse).with_detail("STS answer larger than the cap"),
+            AuthError::new(ReasonCode::StsBadResponse)
+                .with_detail("STS answer larger than the cap"),
         ));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
         if body.len() + chunk.len() > cap {
             return Err(Attempt::Final(
-                AuthError::new(ReasonCode::StsBadResponse).with_detail("STS answer larger than the cap"),
+                AuthError::new(ReasonCode::StsBadResponse)
+                    .with_detail("STS answer larger than the cap"),
             ));
         }
         body.extend_from_slice(&chunk);
@@ -194,7 +199,10 @@ fn classify_failure(status: StatusCode, body: &[u8]) -> Attempt {
     let throttled = status == StatusCode::TOO_MANY_REQUESTS
         || matches!(
             code,
-            "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
+            "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
         );
     if throttled {
         Attempt::Retryable(AuthError::new(ReasonCode::StsThrottled).with_detail(detail))
@@ -228,15 +236,24 @@ mod tests {
 
     #[test]
     fn signature_mismatch_is_a_final_rejection() {
-        let got = reason(classify_failure(StatusCode::FORBIDDEN, &error_doc("SignatureDoesNotMatch")));
+        let got = reason(classify_failure(
+            StatusCode::FORBIDDEN,
+            &error_doc("SignatureDoesNotMatch"),
+        ));
         assert_eq!(got, (ReasonCode::StsRejected, false));
     }
 
     #[test]
     fn throttling_is_retryable_and_unavailable() {
-        let got = reason(classify_failure(StatusCode::BAD_REQUEST, &error_doc("Throttling")));
+        let got = reason(classify_failure(
+            StatusCode::BAD_REQUEST,
+            &error_doc("Throttling"),
+        ));
         assert_eq!(got, (ReasonCode::StsThrottled, true));
-        let got = reason(classify_failure(StatusCode::TOO_MANY_REQUESTS, b"slow down"));
+        let got = reason(classify_failure(
+            StatusCode::TOO_MANY_REQUESTS,
+            b"slow down",
+        ));
         assert_eq!(got, (ReasonCode::StsThrottled, true));
     }
 
@@ -248,7 +265,10 @@ mod tests {
 
     #[test]
     fn a_403_without_an_sts_error_document_is_not_trusted_as_a_verdict() {
-        let got = reason(classify_failure(StatusCode::FORBIDDEN, b"<html>proxy says no</html>"));
+        let got = reason(classify_failure(
+            StatusCode::FORBIDDEN,
+            b"<html>proxy says no</html>",
+        ));
         assert_eq!(got, (ReasonCode::StsBadResponse, false));
     }
 }

@@ -11,7 +11,10 @@ pub(crate) fn decode(input: &[u8]) -> Vec<(String, String)> {
         .split(|b| *b == b'&')
         .filter(|piece| !piece.is_empty())
         .map(|piece| match piece.iter().position(|b| *b == b'=') {
-            Some(at) => (decode_component(&piece[..at]), decode_component(&piece[at + 1..])),
+            Some(at) => (
+                decode_component(&piece[..at]),
+                decode_component(&piece[at + 1..]),
+            ),
             None => (decode_component(piece), String::new()),
         })
         .collect()
@@ -38,7 +41,10 @@ fn decode_component(input: &[u8]) -> String {
     while i < input.len() {
         match input[i] {
             b'+' => bytes.push(b' '),
-            b'%' => match (input.get(i + 1).and_then(hex), input.get(i + 2).and_then(hex)) {
+            b'%' => match (
+                input.get(i + 1).and_then(hex),
+                input.get(i + 2).and_then(hex),
+            ) {
                 (Some(high), Some(low)) => {
                     bytes.push(high << 4 | low);
                     i += 2;

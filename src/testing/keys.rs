@@ -177,7 +177,11 @@ mod tests {
             id(&creds).arn,
             "arn:aws:sts::123456789012:assumed-role/deployer/ci"
         );
-        let (role_id, session) = id(&creds).user_id.split_once(':').map(|(r, s)| (r.to_owned(), s.to_owned())).unwrap();
+        let (role_id, session) = id(&creds)
+            .user_id
+            .split_once(':')
+            .map(|(r, s)| (r.to_owned(), s.to_owned()))
+            .unwrap();
         assert!(role_id.starts_with("AROA") && role_id.len() == 21);
         assert_eq!(session, "ci");
         assert_eq!(id(&other).user_id, format!("{role_id}:laptop"));

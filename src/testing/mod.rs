@@ -260,7 +260,8 @@ pub enum Fault {
     /// `200` with a `text/html` body that is not STS XML, as a captive portal or a wrong
     /// endpoint would answer.
     NonXml,
-    /// Exactly this status, content type and body (a status outside `100..=999` becomes `500`).
+    /// Exactly this status, content type and body (a status outside `100..=999` becomes `500`;
+    /// a content type that is not a valid header value is left out).
     Raw {
         /// The HTTP status code.
         status: u16,
@@ -319,7 +320,10 @@ impl fmt::Debug for RecordedRequest {
             .map(|(name, value)| {
                 let secret = name.eq_ignore_ascii_case("authorization")
                     || name.eq_ignore_ascii_case("x-amz-security-token");
-                (name.as_str(), if secret { REDACTED } else { value.as_str() })
+                (
+                    name.as_str(),
+                    if secret { REDACTED } else { value.as_str() },
+                )
             })
             .collect();
         f.debug_struct("RecordedRequest")
@@ -332,5 +336,6 @@ impl fmt::Debug for RecordedRequest {
 }
 
 fn is_secret_param(name: &str) -> bool {
-    name.eq_ignore_ascii_case("X-Amz-Signature") || name.eq_ignore_ascii_case("X-Amz-Security-Token")
+    name.eq_ignore_ascii_case("X-Amz-Signature")
+        || name.eq_ignore_ascii_case("X-Amz-Security-Token")
 }

@@ -24,10 +24,10 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// State shared by the [`LocalSts`](super::LocalSts) handle and the server task.
 pub(crate) struct Shared {
     pub(crate) calls: AtomicUsize,
-    state: Mutex<State>,
+    state: Mutex<EmulatorState>,
 }
 
-pub(crate) struct State {
+pub(crate) struct EmulatorState {
     pub(crate) keys: KeyStore,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) fault: Option<Fault>,
@@ -38,7 +38,7 @@ impl Shared {
     pub(crate) fn new() -> Self {
         Self {
             calls: AtomicUsize::new(0),
-            state: Mutex::new(State {
+            state: Mutex::new(EmulatorState {
                 keys: KeyStore::default(),
                 requests: Vec::new(),
                 fault: None,
@@ -49,7 +49,7 @@ impl Shared {
 
     /// Never held across an `.await`; a panicking test thread must not wedge the emulator, so
     /// poisoning is ignored.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, EmulatorState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -95,10 +95,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         state.fault.clone()
     };
 
-    if let Some(fault) = fault {
-        if let Some(response) = apply_fault(fault).await {
-            return response;
-        }
+    if let Some(fault) = fault
+        && let Some(response) = apply_fault(fault).await
+    {
+        return response;
     }
 
     let Ok(body) = body else {

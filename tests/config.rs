@@ -1,0 +1,85 @@
+//! Misconfiguration fails at `build()`, not on the first request.
+
+use std::time::Duration;
+
+use tower_iam_auth::server::{ConfigError, IamAuthConfig};
+use tower_iam_auth::sts::Partition;
+
+#[test]
+fn audience_is_required() {
+    assert!(matches!(
+        IamAuthConfig::builder().build(),
+        Err(ConfigError::MissingAudience)
+    ));
+}
+
+#[test]
+fn audience_must_be_visible_ascii() {
+    for bad in ["", "two words", "line\nbreak", "ünïcode"] {
+        let result = IamAuthConfig::builder().audience(bad).build();
+        assert!(
+            matches!(result, Err(ConfigError::InvalidAudience)),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn proof_age_is_capped_at_fifteen_minutes() {
+    let result = IamAuthConfig::builder()
+        .audience("a")
+        .max_proof_age(Duration::from_secs(901))
+        .build();
+    assert!(matches!(result, Err(ConfigError::MaxAge(_))));
+    let result = IamAuthConfig::builder()
+        .audience("a")
+        .max_proof_age(Duration::ZERO)
+        .build();
+    assert!(matches!(result, Err(ConfigError::MaxAge(_))));
+}
+
+#[test]
+fn empty_format_list_is_refused() {
+    let result = IamAuthConfig::builder().audience("a").formats([]).build();
+    assert!(matches!(result, Err(ConfigError::NoFormats)));
+}
+
+#[test]
+fn region_outside_the_partitions_is_refused() {
+    let result = IamAuthConfig::builder()
+        .audience("a")
+        .regions(["cn-north-1"])
+        .build();
+    assert!(matches!(result, Err(ConfigError::UnknownRegion(_))));
+    let ok = IamAuthConfig::builder()
+        .audience("a")
+        .partitions([Partition::AwsCn])
+        .regions(["cn-north-1"])
+        .build();
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn connect_to_must_be_host_and_port() {
+    for bad in [
+        "localhost",
+        "http://127.0.0.1:80",
+        "127.0.0.1:notaport",
+        ":80",
+    ] {
+        let result = IamAuthConfig::builder()
+            .audience("a")
+            .dangerous_sts_connect_to(bad)
+            .build();
+        assert!(matches!(result, Err(ConfigError::ConnectTo(_))), "{bad}");
+    }
+}
+
+#[test]
+fn zero_timeouts_are_refused() {
+    let result = IamAuthConfig::builder()
+        .audience("a")
+        .sts_timeout(Duration::ZERO)
+        .build();
+    assert!(matches!(result, Err(ConfigError::Zero("sts_timeout"))));
+}
