@@ -63,10 +63,10 @@ struct Rejected {
 /// is checked on every read as well.
 struct UntilWindowCloses;
 
-impl<V: HasExpiry> Expiry<Box<str>, V> for UntilWindowCloses {
+impl<V: HasExpiry> Expiry<Box<[u8]>, V> for UntilWindowCloses {
     fn expire_after_create(
         &self,
-        _key: &Box<str>,
+        _key: &Box<[u8]>,
         value: &V,
         _created_at: Instant,
     ) -> Option<Duration> {
@@ -109,8 +109,8 @@ pub enum Lookup {
 /// Verified tokens, keyed by the whole token.
 #[derive(Clone)]
 pub struct ProofCache {
-    verified: Cache<Box<str>, Verified, Hasher>,
-    rejected: Cache<Box<str>, Rejected, Hasher>,
+    verified: Cache<Box<[u8]>, Verified, Hasher>,
+    rejected: Cache<Box<[u8]>, Rejected, Hasher>,
     config: Arc<CacheConfig>,
     clock: SharedClock,
 }
@@ -144,7 +144,7 @@ impl ProofCache {
     }
 
     /// Looks a token up. Stale entries (by the injected clock) are dropped and reported as a miss.
-    pub async fn lookup(&self, token: &str) -> Lookup {
+    pub async fn lookup(&self, token: &[u8]) -> Lookup {
         let now = self.clock.now();
         if let Some(hit) = self.verified.get(token).await {
             if hit.expires_at > now {
@@ -170,7 +170,7 @@ impl ProofCache {
     /// other failures are not kept.
     pub async fn get_or_verify<F>(
         &self,
-        token: &str,
+        token: &[u8],
         window_closes_at: SystemTime,
         verify: F,
     ) -> Result<IamPrincipal, AuthError>

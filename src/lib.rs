@@ -1,4 +1,9 @@
 //! AWS IAM identity for Tower and axum services.
+//!
+//! A caller proves who it is with an STS `GetCallerIdentity` request signed by its own
+//! credentials ([`client::ProofSigner`]); [`server::IamAuthLayer`] checks the proof locally
+//! ([`proof`]), replays it to STS ([`sts`]), caches the answer ([`cache`]) and hands handlers an
+//! [`principal::IamPrincipal`]. See the README (included below as a doctest) for the whole flow.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -20,3 +25,7 @@ pub mod client;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

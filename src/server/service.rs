@@ -91,6 +91,8 @@ pub(crate) async fn authenticate(
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
     let token = bearer_token(header, config.rules.max_token_bytes())?;
+    // A hit needs no further checks: only tokens that passed every check are ever cached, and
+    // the lookup compares every byte.
     let principal = match shared.cache.lookup(token).await {
         Lookup::Verified(principal) => {
             tracing::trace!(principal = %principal, "proof served from cache");
@@ -98,7 +100,8 @@ pub(crate) async fn authenticate(
         }
         Lookup::Rejected(error) => return Err(error),
         Lookup::Miss => {
-            let proof = config.rules.validate(token, config.clock.now())?;
+            let token_text = b64token(token)?;
+            let proof = config.rules.validate(token_text, config.clock.now())?;
             shared
                 .cache
                 .get_or_verify(token, proof.expires_at(), async {
@@ -126,29 +129,40 @@ pub(crate) async fn authenticate(
 }
 
 /// Extracts the token of `Authorization: Bearer <token>` (RFC 6750 §2.1), capping its size
-/// before looking at it.
-fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<&str, AuthError> {
+/// before looking at it. Its characters are checked by [`b64token`] on a cache miss.
+fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<&[u8], AuthError> {
     let value = header.ok_or(ReasonCode::TokenMissing)?;
     let bytes = value.as_bytes();
     if bytes.len() > max_token_bytes + "Bearer ".len() {
         return Err(AuthError::new(ReasonCode::ProofTooLarge)
             .with_detail(format!("header of {} bytes", bytes.len())));
     }
-    let malformed = || AuthError::new(ReasonCode::TokenMalformed);
-    if bytes.len() < 7 || !bytes[..7].eq_ignore_ascii_case(b"bearer ") {
-        return Err(malformed().with_detail("scheme is not Bearer"));
+    match bytes.split_at_checked(7) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case(b"bearer ") => Ok(token),
+        _ => Err(AuthError::new(ReasonCode::TokenMalformed).with_detail("scheme is not Bearer")),
     }
-    let token = &bytes[7..];
-    // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+}
+
+/// Checks `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn b64token(token: &[u8]) -> Result<&str, AuthError> {
+    const ALLOWED: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] =
+                c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            b += 1;
+        }
+        table
+    };
     let body_len = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    let well_formed = body_len > 0
-        && token[..body_len]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b));
+    let well_formed = body_len > 0 && token[..body_len].iter().all(|&b| ALLOWED[usize::from(b)]);
     if !well_formed {
-        return Err(malformed().with_detail("token has characters outside b64token"));
+        return Err(AuthError::new(ReasonCode::TokenMalformed)
+            .with_detail("token has characters outside b64token"));
     }
-    std::str::from_utf8(token).map_err(|_| malformed())
+    std::str::from_utf8(token).map_err(|_| AuthError::new(ReasonCode::TokenMalformed))
 }
 
 #[cfg(test)]
@@ -164,7 +178,10 @@ mod tests {
     #[test]
     fn accepts_bearer_in_any_case() {
         let value = HeaderValue::from_static("bearer iam-v1.abc");
-        assert_eq!(bearer_token(Some(&value), 64).unwrap(), "iam-v1.abc");
+        assert_eq!(
+            b64token(bearer_token(Some(&value), 64).unwrap()).unwrap(),
+            "iam-v1.abc"
+        );
     }
 
     #[test]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the criterion benches and prints the README's table: medians, and the difference to the
+# baseline measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench --bench server -- "$@"
+python3 - <<'PY'
+import json, pathlib
+root = pathlib.Path("target/criterion")
+def median(name):
+    est = root / name / "new" / "estimates.json"
+    return json.loads(est.read_text())["median"]["point_estimate"] if est.exists() else None
+rows = [("server/bare", "server/bare"), ("server/proof_cache_hit", "server/bare"),
+        ("server/proof_reject_malformed", "server/bare"), ("proof/parse_validate", None)]
+print("| bench | median | vs baseline |")
+print("|---|---|---|")
+for name, base in rows:
+    m = median(name)
+    if m is None:
+        continue
+    diff = ""
+    if base and base != name and median(base) is not None:
+        b = median(base)
+        diff = f"{(m - b) / 1000:+.2f} µs ({m / b:.2f}x `{base}`)"
+    elif base == name:
+        diff = "baseline"
+    print(f"| `{name}` | {m / 1000:.2f} µs | {diff} |")
+PY
