@@ -170,9 +170,11 @@ mod tests {
     use super::*;
 
     fn code(value: &str) -> ReasonCode {
-        bearer_token(Some(&HeaderValue::from_str(value).unwrap()), 64)
-            .unwrap_err()
-            .reason()
+        let header = HeaderValue::from_str(value).unwrap();
+        match bearer_token(Some(&header), 64) {
+            Ok(token) => b64token(token).unwrap_err().reason(),
+            Err(e) => e.reason(),
+        }
     }
 
     #[test]
