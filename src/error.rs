@@ -130,8 +130,34 @@ reason_codes! {
     StsRedirect => "sts.redirect", SERVICE_UNAVAILABLE, "STS answered with a redirect; retry later";
     /// STS answered 200 with something that is not one well-formed GetCallerIdentity result.
     StsBadResponse => "sts.bad_response", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
+    /// A Vault-format login body is not the expected JSON object.
+    ProofVaultBody => "proof.vault_body", UNAUTHORIZED, "login body is not a valid Vault IAM login";
+    /// A Vault-format login's `iam_request_headers` is malformed.
+    ProofVaultHeaders => "proof.vault_headers", UNAUTHORIZED, "login headers are malformed";
     /// The verified principal is of a kind this server refuses (root, federated user...).
     PrincipalKindRefused => "principal.kind_refused", FORBIDDEN, "principal kind is not allowed";
+    /// The bearer token is neither a proof nor a token this layer is configured to verify.
+    TokenNotAccepted => "token.not_accepted", UNAUTHORIZED, "token type not accepted here";
+    /// The JWT is not a well-formed compact JWS.
+    JwtMalformed => "jwt.malformed", UNAUTHORIZED, "token is not a well-formed JWT";
+    /// The JWT's `alg` is not the algorithm pinned for its key (or is `none`/HMAC).
+    JwtAlgorithm => "jwt.algorithm", UNAUTHORIZED, "token algorithm not allowed";
+    /// No trusted key has the JWT's `kid`, even after a refresh.
+    JwtUnknownKey => "jwt.unknown_kid", UNAUTHORIZED, "token signed by an unknown key";
+    /// The JWT's signature does not verify.
+    JwtSignature => "jwt.signature", UNAUTHORIZED, "token signature is invalid";
+    /// The JWT has expired.
+    JwtExpired => "jwt.expired", UNAUTHORIZED, "token has expired";
+    /// The JWT is not valid yet (`nbf`).
+    JwtNotYetValid => "jwt.not_yet_valid", UNAUTHORIZED, "token is not valid yet";
+    /// The JWT's `aud` does not include this service.
+    JwtAudience => "jwt.audience", UNAUTHORIZED, "token is for another audience";
+    /// The JWT's `iss` is not a trusted issuer.
+    JwtIssuer => "jwt.issuer", UNAUTHORIZED, "token issuer is not trusted";
+    /// A required claim is missing or malformed.
+    JwtClaims => "jwt.claims", UNAUTHORIZED, "token claims are invalid";
+    /// The issuer's JWKS could not be fetched.
+    JwksUnavailable => "jwks.unavailable", SERVICE_UNAVAILABLE, "signing keys unavailable; retry later";
 }
 
 impl fmt::Display for ReasonCode {

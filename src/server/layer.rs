@@ -7,6 +7,7 @@ use http::HeaderValue;
 use tower_layer::Layer;
 
 use super::service::IamAuth;
+use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, ProofCache};
 use crate::clock::{Clock, SharedClock};
 use crate::proof::{DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules};
@@ -50,7 +51,7 @@ pub enum ConfigError {
 }
 
 /// Configuration of [`IamAuthLayer`], built and checked by [`IamAuthConfig::builder`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct IamAuthConfig {
     pub(crate) audience: HeaderValue,
     pub(crate) rules: ProofRules,
@@ -59,6 +60,8 @@ pub struct IamAuthConfig {
     pub(crate) clock: SharedClock,
     pub(crate) allow_root: bool,
     pub(crate) allow_federated_users: bool,
+    pub(crate) token_verifier: Option<Arc<dyn TokenVerifier>>,
+    pub(crate) accept_proofs: bool,
 }
 
 impl IamAuthConfig {
@@ -78,8 +81,21 @@ impl IamAuthConfig {
     }
 }
 
+impl std::fmt::Debug for IamAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IamAuthConfig")
+            .field("audience", &self.audience())
+            .field("rules", &self.rules)
+            .field("sts", &self.sts)
+            .field("cache", &self.cache)
+            .field("token_verifier", &self.token_verifier.is_some())
+            .field("accept_proofs", &self.accept_proofs)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builder for [`IamAuthConfig`]; every setting is checked in [`build`](Self::build).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct IamAuthConfigBuilder {
     audience: Option<String>,
@@ -94,6 +110,16 @@ pub struct IamAuthConfigBuilder {
     clock: SharedClock,
     allow_root: bool,
     allow_federated_users: bool,
+    token_verifier: Option<Arc<dyn TokenVerifier>>,
+    accept_proofs: bool,
+}
+
+impl std::fmt::Debug for IamAuthConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IamAuthConfigBuilder")
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for IamAuthConfigBuilder {
@@ -111,6 +137,8 @@ impl Default for IamAuthConfigBuilder {
             clock: SharedClock::default(),
             allow_root: false,
             allow_federated_users: false,
+            token_verifier: None,
+            accept_proofs: true,
         }
     }
 }
@@ -226,6 +254,19 @@ impl IamAuthConfigBuilder {
         self
     }
 
+    /// Also accepts bearer tokens that are not proofs (JWTs), verified by `verifier`.
+    pub fn token_verifier(mut self, verifier: impl TokenVerifier) -> Self {
+        self.token_verifier = Some(Arc::new(verifier));
+        self
+    }
+
+    /// Whether IAM proofs are accepted as bearer tokens. Default true; set false (with a
+    /// [`token_verifier`](Self::token_verifier)) for a JWT-only layer.
+    pub fn accept_proofs(mut self, accept: bool) -> Self {
+        self.accept_proofs = accept;
+        self
+    }
+
     /// The clock used for every time decision. Default: the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock::new(clock);
@@ -241,7 +282,7 @@ impl IamAuthConfigBuilder {
         }
         let audience =
             HeaderValue::from_str(&audience).map_err(|_| ConfigError::InvalidAudience)?;
-        if self.formats.is_empty() {
+        if self.formats.is_empty() || (!self.accept_proofs && self.token_verifier.is_none()) {
             return Err(ConfigError::NoFormats);
         }
         if self.partitions.is_empty() {
@@ -296,6 +337,8 @@ impl IamAuthConfigBuilder {
             clock: self.clock,
             allow_root: self.allow_root,
             allow_federated_users: self.allow_federated_users,
+            token_verifier: self.token_verifier,
+            accept_proofs: self.accept_proofs,
         })
     }
 }

@@ -36,7 +36,9 @@
 mod future;
 mod layer;
 mod service;
+mod token_verifier;
 
 pub use future::{ResponseBody, ResponseFuture};
 pub use layer::{ConfigError, IamAuthConfig, IamAuthConfigBuilder, IamAuthLayer};
 pub use service::IamAuth;
+pub use token_verifier::{TokenVerifier, VerifyFuture};

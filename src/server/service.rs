@@ -7,11 +7,12 @@ use http::{HeaderValue, Request, Response, header};
 use tower_service::Service;
 
 use super::future::{ResponseBody, ResponseFuture};
-use super::layer::Shared;
+use super::layer::{IamAuthConfig, Shared};
 use crate::arn::{self, PrincipalKind};
 use crate::cache::Lookup;
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
+use crate::proof::ProofFormat;
 
 /// Authenticates each request, then calls the inner service with the [`IamPrincipal`] in the
 /// request extensions. Refusals are `Ok` responses (401/403/503); the inner service's errors
@@ -91,6 +92,17 @@ pub(crate) async fn authenticate(
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
     let token = bearer_token(header, config.rules.max_token_bytes())?;
+    let is_proof = ProofFormat::ALL
+        .iter()
+        .any(|f| token.starts_with(f.prefix().as_bytes()));
+    if let Some(verifier) = config.token_verifier.as_ref().filter(|_| !is_proof) {
+        let principal = verifier.verify(b64token(token)?).await?;
+        return check_kind(config, principal);
+    }
+    if is_proof && !config.accept_proofs {
+        return Err(AuthError::new(ReasonCode::TokenNotAccepted)
+            .with_detail("proofs are not accepted by this layer"));
+    }
     // A hit needs no further checks: only tokens that passed every check are ever cached, and
     // the lookup compares every byte.
     let principal = match shared.cache.lookup(token).await {
@@ -116,6 +128,11 @@ pub(crate) async fn authenticate(
                 .await?
         }
     };
+    check_kind(config, principal)
+}
+
+/// Refuses root and federated users unless the configuration allows them.
+fn check_kind(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrincipal, AuthError> {
     let refused = match principal.kind() {
         PrincipalKind::Root => !config.allow_root,
         PrincipalKind::FederatedUser => !config.allow_federated_users,
