@@ -3,6 +3,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The third-party peers of the interop tests (moto, ministack, botocore, hvac, awscli, PyJWT),
+# pinned in tests/interop/requirements.txt, live in a local virtual environment. It is created on
+# the first run and re-installed whenever the requirements change (a hash stamp in .venv/).
+echo "== python peers (.venv)"
+requirements=tests/interop/requirements.txt
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+wanted_stamp="$( (cat "$requirements"; .venv/bin/python --version) | sha256sum | cut -d' ' -f1)"
+if [ "$(cat .venv/requirements.sha256 2>/dev/null || true)" != "$wanted_stamp" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$wanted_stamp" >.venv/requirements.sha256
+fi
+export IAM_AUTH_PYTHON="$PWD/.venv/bin/python"
+export PATH="$PWD/.venv/bin:$PATH"
+
 echo "== unit, integration and example tests (all features)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --all-features --no-fail-fast
