@@ -22,8 +22,11 @@
 mod sigv4;
 mod token;
 mod url;
+mod vault;
 
 use std::fmt;
+
+use http::{HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime};
 
 use crate::error::{AuthError, ReasonCode};
@@ -31,6 +34,7 @@ use crate::sts::{StsEndpoint, StsEndpointTable};
 
 pub(crate) use sigv4::format_amz_date;
 pub use token::{ProofFormat, UnknownFormat, encode_token};
+pub use vault::VAULT_AUDIENCE_HEADER;
 
 /// The longest signature window STS honours, and so the largest allowed maximum age.
 pub const MAX_PROOF_AGE: Duration = Duration::from_secs(15 * 60);
@@ -204,55 +208,21 @@ impl ProofRules {
         }
 
         // Rule 4: SigV4 metadata.
-        if get("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" {
-            return Err(ReasonCode::ProofAlgorithm.into());
-        }
-        let amz_date = get("X-Amz-Date")?;
-        let signed_at = sigv4::parse_amz_date(amz_date).ok_or(ReasonCode::ProofDateMalformed)?;
-        let scope = sigv4::parse_credential_scope(get("X-Amz-Credential")?)?;
-        if scope.date != &amz_date[..8] {
-            return Err(
-                AuthError::new(ReasonCode::ProofScopeDateMismatch).with_detail(format!(
-                    "scope {} vs X-Amz-Date {}",
-                    scope.date,
-                    &amz_date[..8]
-                )),
-            );
-        }
-        if scope.region != endpoint.region() {
-            return Err(
-                AuthError::new(ReasonCode::ProofScopeRegionMismatch).with_detail(format!(
-                    "scope region {} but {} signs as {}",
-                    truncate(scope.region),
-                    endpoint.host(),
-                    endpoint.region()
-                )),
-            );
-        }
         let audience_header = format.audience_header();
-        sigv4::check_signed_headers(
-            get("X-Amz-SignedHeaders")?,
+        let signed = check_sigv4(
+            endpoint,
+            &SigV4Fields {
+                algorithm: get("X-Amz-Algorithm")?,
+                amz_date: get("X-Amz-Date")?,
+                credential: get("X-Amz-Credential")?,
+                signed_headers: get("X-Amz-SignedHeaders")?,
+                signature: get("X-Amz-Signature")?,
+                security_token: optional("X-Amz-Security-Token"),
+            },
             &["host", audience_header],
             audience_header,
         )?;
-        let signature = get("X-Amz-Signature")?;
-        if signature.len() != 64
-            || !signature
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        {
-            return Err(ReasonCode::ProofSignatureMalformed.into());
-        }
-        if let Some(token) = optional("X-Amz-Security-Token") {
-            let ok = !token.is_empty()
-                && token
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
-            if !ok {
-                return Err(AuthError::new(ReasonCode::ProofParamEncoding)
-                    .with_detail("security token is not base64"));
-            }
-        }
+        let (signed_at, scope) = (signed.signed_at, signed.access_key_id);
 
         // Rule 5: time.
         let expires = match optional("X-Amz-Expires") {
@@ -274,14 +244,92 @@ impl ProofRules {
         check_time(signed_at, expires_at, window, self.max_skew, now)?;
 
         Ok(ValidatedProof {
-            format,
+            kind: ProofKind::Token(format),
             endpoint: endpoint.clone(),
-            query: url.query.to_owned(),
-            access_key_id: scope.access_key_id.to_owned(),
+            request: Replay::Get {
+                query: url.query.to_owned(),
+            },
+            audience_header: HeaderName::from_static(audience_header),
+            access_key_id: scope,
             signed_at,
             expires_at,
         })
     }
+}
+
+/// The SigV4 fields of a proof, wherever they were carried (query or headers).
+pub(crate) struct SigV4Fields<'a> {
+    pub(crate) algorithm: &'a str,
+    pub(crate) amz_date: &'a str,
+    pub(crate) credential: &'a str,
+    pub(crate) signed_headers: &'a str,
+    pub(crate) signature: &'a str,
+    pub(crate) security_token: Option<&'a str>,
+}
+
+/// What rule 4 establishes about a signature.
+pub(crate) struct SignedBy {
+    pub(crate) signed_at: SystemTime,
+    pub(crate) access_key_id: String,
+}
+
+/// Rule 4: algorithm, credential scope (date and region consistent with `X-Amz-Date` and the
+/// host), signed headers (a subset of `replayed`, with `host` and the audience header), and the
+/// shapes of the signature and session token.
+pub(crate) fn check_sigv4(
+    endpoint: &StsEndpoint,
+    fields: &SigV4Fields<'_>,
+    replayed: &[&str],
+    audience_header: &str,
+) -> Result<SignedBy, AuthError> {
+    if fields.algorithm != "AWS4-HMAC-SHA256" {
+        return Err(ReasonCode::ProofAlgorithm.into());
+    }
+    let amz_date = fields.amz_date;
+    let signed_at = sigv4::parse_amz_date(amz_date).ok_or(ReasonCode::ProofDateMalformed)?;
+    let scope = sigv4::parse_credential_scope(fields.credential)?;
+    if scope.date != &amz_date[..8] {
+        return Err(
+            AuthError::new(ReasonCode::ProofScopeDateMismatch).with_detail(format!(
+                "scope {} vs X-Amz-Date {}",
+                scope.date,
+                &amz_date[..8]
+            )),
+        );
+    }
+    if scope.region != endpoint.region() {
+        return Err(
+            AuthError::new(ReasonCode::ProofScopeRegionMismatch).with_detail(format!(
+                "scope region {} but {} signs as {}",
+                truncate(scope.region),
+                endpoint.host(),
+                endpoint.region()
+            )),
+        );
+    }
+    sigv4::check_signed_headers(fields.signed_headers, replayed, audience_header)?;
+    let signature = fields.signature;
+    if signature.len() != 64
+        || !signature
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(ReasonCode::ProofSignatureMalformed.into());
+    }
+    if let Some(token) = fields.security_token {
+        let ok = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+        if !ok {
+            return Err(AuthError::new(ReasonCode::ProofParamEncoding)
+                .with_detail("security token is not base64"));
+        }
+    }
+    Ok(SignedBy {
+        signed_at,
+        access_key_id: scope.access_key_id.to_owned(),
+    })
 }
 
 /// Rule 5: the signature's date must lie in `[now - window, now + skew]`. Errors state the skew,
@@ -326,25 +374,50 @@ fn truncate(s: &str) -> &str {
     }
 }
 
-/// A proof that passed every local rule. Only [`ProofRules::validate`] builds one.
+/// A proof that passed every local rule. Only the validators of this module build one.
 ///
-/// It holds what will be replayed: the STS endpoint from the table and the validated query,
-/// forwarded byte for byte. Its `Debug` output leaves out the query, which carries the
-/// signature and any session token.
+/// It holds what will be replayed: the STS endpoint from the table and the validated request
+/// (query, or headers of a header-signed POST), forwarded unchanged. Its `Debug` output leaves
+/// out the query and headers, which carry the signature and any session token.
 #[derive(Clone)]
 pub struct ValidatedProof {
-    format: ProofFormat,
+    kind: ProofKind,
     endpoint: StsEndpoint,
-    query: String,
+    request: Replay,
+    audience_header: HeaderName,
     access_key_id: String,
     signed_at: SystemTime,
     expires_at: SystemTime,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProofKind {
+    Token(ProofFormat),
+    VaultLogin,
+}
+
+/// The request to send to STS, rebuilt from validated parts.
+#[derive(Clone)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) enum Replay {
+    /// `GET https://HOST/?QUERY`, with only the audience header added.
+    Get { query: String },
+    /// `POST https://HOST/` with the exact `GetCallerIdentity` body and these headers.
+    Post {
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+}
+
+/// The one body a header-signed `GetCallerIdentity` POST may have.
+pub const GET_CALLER_IDENTITY_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+
 impl ValidatedProof {
-    /// The token format.
-    pub fn format(&self) -> ProofFormat {
-        self.format
+    /// The bearer token format, or `None` for a Vault-format login.
+    pub fn format(&self) -> Option<ProofFormat> {
+        match self.kind {
+            ProofKind::Token(format) => Some(format),
+            ProofKind::VaultLogin => None,
+        }
     }
 
     /// The STS endpoint the proof was signed for.
@@ -352,14 +425,29 @@ impl ValidatedProof {
         &self.endpoint
     }
 
-    /// The validated query string, to be sent unchanged.
+    /// The HTTP method of the replay: `GET` (presigned URL) or `POST` (header-signed).
+    pub fn method(&self) -> http::Method {
+        match self.request {
+            Replay::Get { .. } => http::Method::GET,
+            Replay::Post { .. } => http::Method::POST,
+        }
+    }
+
+    /// The validated query string of a presigned proof (empty for a POST), sent unchanged.
     pub fn query(&self) -> &str {
-        &self.query
+        match &self.request {
+            Replay::Get { query } => query,
+            Replay::Post { .. } => "",
+        }
+    }
+
+    pub(crate) fn replay(&self) -> &Replay {
+        &self.request
     }
 
     /// The header that must carry the server's audience when the proof is replayed.
-    pub fn audience_header(&self) -> &'static str {
-        self.format.audience_header()
+    pub fn audience_header(&self) -> &HeaderName {
+        &self.audience_header
     }
 
     /// The access key id that signed the proof (not a secret).
@@ -381,7 +469,7 @@ impl ValidatedProof {
 impl fmt::Debug for ValidatedProof {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ValidatedProof")
-            .field("format", &self.format)
+            .field("kind", &self.kind)
             .field("host", &self.endpoint.host())
             .field("access_key_id", &self.access_key_id)
             .field("signed_at", &format_amz_date(self.signed_at))

@@ -3,14 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 
 use super::service::IamAuth;
 use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, ProofCache};
 use crate::clock::{Clock, SharedClock};
-use crate::proof::{DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules};
+use crate::error::AuthError;
+use crate::principal::IamPrincipal;
+use crate::proof::{
+    DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules, VAULT_AUDIENCE_HEADER,
+};
 use crate::sts::endpoints::UnknownRegion;
 use crate::sts::{Partition, StsClient, StsClientConfig, StsEndpointTable};
 
@@ -42,6 +46,9 @@ pub enum ConfigError {
     /// A timeout or limit is zero.
     #[error("{0} must not be zero")]
     Zero(&'static str),
+    /// The Vault audience header name is not a valid header name.
+    #[error("not a valid header name: {0:?}")]
+    InvalidHeaderName(String),
     /// The connect-to address is not `host:port`.
     #[error("connect-to must be host:port, got {0:?}")]
     ConnectTo(String),
@@ -62,6 +69,7 @@ pub struct IamAuthConfig {
     pub(crate) allow_federated_users: bool,
     pub(crate) token_verifier: Option<Arc<dyn TokenVerifier>>,
     pub(crate) accept_proofs: bool,
+    pub(crate) vault_audience_header: HeaderName,
 }
 
 impl IamAuthConfig {
@@ -112,6 +120,7 @@ pub struct IamAuthConfigBuilder {
     allow_federated_users: bool,
     token_verifier: Option<Arc<dyn TokenVerifier>>,
     accept_proofs: bool,
+    vault_audience_header: String,
 }
 
 impl std::fmt::Debug for IamAuthConfigBuilder {
@@ -139,6 +148,7 @@ impl Default for IamAuthConfigBuilder {
             allow_federated_users: false,
             token_verifier: None,
             accept_proofs: true,
+            vault_audience_header: VAULT_AUDIENCE_HEADER.to_owned(),
         }
     }
 }
@@ -254,6 +264,14 @@ impl IamAuthConfigBuilder {
         self
     }
 
+    /// The header that carries the audience in Vault-format logins. Default
+    /// `X-Vault-AWS-IAM-Server-ID`; some deployments use `X-APP-ID`. Its value must be the
+    /// configured [`audience`](Self::audience).
+    pub fn vault_audience_header(mut self, name: impl Into<String>) -> Self {
+        self.vault_audience_header = name.into();
+        self
+    }
+
     /// Also accepts bearer tokens that are not proofs (JWTs), verified by `verifier`.
     pub fn token_verifier(mut self, verifier: impl TokenVerifier) -> Self {
         self.token_verifier = Some(Arc::new(verifier));
@@ -317,6 +335,9 @@ impl IamAuthConfigBuilder {
                 return Err(ConfigError::ConnectTo(addr.clone()));
             }
         }
+        let vault_audience_header =
+            HeaderName::from_bytes(self.vault_audience_header.to_ascii_lowercase().as_bytes())
+                .map_err(|_| ConfigError::InvalidHeaderName(self.vault_audience_header.clone()))?;
         let endpoints = match &self.regions {
             None => StsEndpointTable::new(&self.partitions),
             Some(regions) => {
@@ -339,6 +360,7 @@ impl IamAuthConfigBuilder {
             allow_federated_users: self.allow_federated_users,
             token_verifier: self.token_verifier,
             accept_proofs: self.accept_proofs,
+            vault_audience_header,
         })
     }
 }
@@ -381,6 +403,21 @@ impl IamAuthLayer {
     /// The configuration.
     pub fn config(&self) -> &IamAuthConfig {
         &self.shared.config
+    }
+
+    /// Verifies a bearer token (the text after `Bearer `) as the layer's services do, for
+    /// handlers that receive proofs some other way.
+    pub async fn verify_token(&self, token: &str) -> Result<IamPrincipal, AuthError> {
+        if token.len() > self.shared.config.rules.max_token_bytes() {
+            return Err(crate::error::ReasonCode::ProofTooLarge.into());
+        }
+        super::service::verify_bearer(&self.shared, token.as_bytes()).await
+    }
+
+    /// Verifies a Vault-format login body (`{iam_http_request_method, iam_request_url,
+    /// iam_request_body, iam_request_headers}`), through the same rules, STS client and cache.
+    pub async fn verify_vault_login(&self, body: &[u8]) -> Result<IamPrincipal, AuthError> {
+        super::service::verify_vault_login(&self.shared, body).await
     }
 
     /// The verified-proof cache shared by this layer's services.

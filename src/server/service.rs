@@ -12,7 +12,7 @@ use crate::arn::{self, PrincipalKind};
 use crate::cache::Lookup;
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
-use crate::proof::ProofFormat;
+use crate::proof::{ProofFormat, ValidatedProof};
 
 /// Authenticates each request, then calls the inner service with the [`IamPrincipal`] in the
 /// request extensions. Refusals are `Ok` responses (401/403/503); the inner service's errors
@@ -90,8 +90,17 @@ pub(crate) async fn authenticate(
     shared: &Shared,
     header: Option<&HeaderValue>,
 ) -> Result<IamPrincipal, AuthError> {
+    let token = bearer_token(header, shared.config.rules.max_token_bytes())?;
+    verify_bearer(shared, token).await
+}
+
+/// Verifies a bearer token: a proof (through the cache), or a token for the configured
+/// [`TokenVerifier`](super::TokenVerifier).
+pub(crate) async fn verify_bearer(
+    shared: &Shared,
+    token: &[u8],
+) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
-    let token = bearer_token(header, config.rules.max_token_bytes())?;
     let is_proof = ProofFormat::ALL
         .iter()
         .any(|f| token.starts_with(f.prefix().as_bytes()));
@@ -103,28 +112,61 @@ pub(crate) async fn authenticate(
         return Err(AuthError::new(ReasonCode::TokenNotAccepted)
             .with_detail("proofs are not accepted by this layer"));
     }
-    // A hit needs no further checks: only tokens that passed every check are ever cached, and
-    // the lookup compares every byte.
-    let principal = match shared.cache.lookup(token).await {
+    verify_cached(shared, token, || {
+        config.rules.validate(b64token(token)?, config.clock.now())
+    })
+    .await
+}
+
+/// Verifies a Vault-format login body, through the same cache as bearer proofs.
+pub(crate) async fn verify_vault_login(
+    shared: &Shared,
+    body: &[u8],
+) -> Result<IamPrincipal, AuthError> {
+    let config = &shared.config;
+    verify_cached(shared, body, || {
+        config.rules.validate_vault_login(
+            body,
+            &config.vault_audience_header,
+            config.audience(),
+            config.clock.now(),
+        )
+    })
+    .await
+}
+
+/// The cache, then local validation, then STS. A hit needs no further checks: only proofs that
+/// passed every check are cached, and the lookup compares every byte of `key`.
+async fn verify_cached(
+    shared: &Shared,
+    key: &[u8],
+    validate: impl FnOnce() -> Result<ValidatedProof, AuthError>,
+) -> Result<IamPrincipal, AuthError> {
+    let config = &shared.config;
+    let principal = match shared.cache.lookup(key).await {
         Lookup::Verified(principal) => {
             tracing::trace!(principal = %principal, "proof served from cache");
             principal
         }
         Lookup::Rejected(error) => return Err(error),
         Lookup::Miss => {
-            let token_text = b64token(token)?;
-            let proof = config.rules.validate(token_text, config.clock.now())?;
+            let proof = validate()?;
+            let verify = async {
+                let identity = shared
+                    .sts
+                    .get_caller_identity(&proof, &config.audience)
+                    .await?;
+                let normalized = arn::normalize(&identity.arn, &identity.user_id).map_err(|e| {
+                    AuthError::new(ReasonCode::StsBadResponse)
+                        .with_detail(format!("STS reported an ARN that {e}"))
+                })?;
+                let principal = IamPrincipal::from_identity(normalized);
+                tracing::debug!(principal = %principal, key = proof.access_key_id(), "proof verified by STS");
+                Ok(principal)
+            };
             shared
                 .cache
-                .get_or_verify(token, proof.expires_at(), async {
-                    let identity = shared.sts.get_caller_identity(&proof, &config.audience).await?;
-                    let normalized = arn::normalize(&identity.arn, &identity.user_id).map_err(|e| {
-                        AuthError::new(ReasonCode::StsBadResponse).with_detail(format!("STS reported an ARN that {e}"))
-                    })?;
-                    let principal = IamPrincipal::from_identity(normalized);
-                    tracing::debug!(principal = %principal, key = proof.access_key_id(), "proof verified by STS");
-                    Ok(principal)
-                })
+                .get_or_verify(key, proof.expires_at(), verify)
                 .await?
         }
     };

@@ -8,13 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::response::{self, CallerIdentity};
 use crate::error::{AuthError, ReasonCode};
-use crate::proof::ValidatedProof;
+use crate::proof::{GET_CALLER_IDENTITY_BODY, Replay, ValidatedProof};
 
 /// Timeouts, limits and routing of STS calls.
 #[derive(Clone, Debug)]
@@ -125,17 +125,38 @@ impl StsClient {
         deadline: Instant,
     ) -> Result<CallerIdentity, Attempt> {
         let host = proof.endpoint().host();
-        let request = match &self.config.dangerous_connect_to {
-            Some(addr) => self
-                .http
-                .get(format!("http://{addr}/?{}", proof.query()))
-                .header(http::header::HOST, host),
-            None => self.http.get(format!("https://{host}/?{}", proof.query())),
+        let base = match &self.config.dangerous_connect_to {
+            Some(addr) => format!("http://{addr}/"),
+            None => format!("https://{host}/"),
         };
-        let audience_header = HeaderName::from_static(proof.audience_header());
+        let mut request = match proof.replay() {
+            Replay::Get { query } => self.http.get(format!("{base}?{query}")),
+            Replay::Post { headers } => {
+                let mut post = self.http.post(base).body(GET_CALLER_IDENTITY_BODY);
+                if !headers
+                    .iter()
+                    .any(|(name, _)| name == http::header::CONTENT_TYPE)
+                {
+                    // STS reads the body only as a form; an unsigned default is harmless.
+                    post = post.header(
+                        http::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded; charset=utf-8",
+                    );
+                }
+                for (name, value) in headers {
+                    post = post.header(name, value.clone());
+                }
+                post
+            }
+        };
+        if self.config.dangerous_connect_to.is_some() {
+            request = request.header(http::header::HOST, host);
+        }
+        // The server's own audience replaces whatever the client sent; for Vault logins the
+        // validator has already checked that the signed value is this one.
         let remaining = deadline.saturating_duration_since(Instant::now());
         let response = request
-            .header(audience_header, audience.clone())
+            .header(proof.audience_header().clone(), audience.clone())
             .timeout(remaining)
             .send()
             .await

@@ -1,0 +1,347 @@
+//! Vault-format logins (`{iam_http_request_method, iam_request_url, iam_request_body,
+//! iam_request_headers}` with a header-signed POST): accepted when right, each broken rule
+//! refused before any STS call.
+
+mod support;
+
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use support::*;
+use tower_iam_auth::error::ReasonCode;
+
+const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+const VAULT_HEADER: &str = "X-Vault-AWS-IAM-Server-ID";
+
+/// What a Vault client sends: a POST to `url`, signed with `signed` headers, then `unsigned` ones
+/// added, as the JSON login body (headers as base64 of a JSON object of one-element lists).
+struct Login {
+    method: &'static str,
+    url: String,
+    body: String,
+    signed: Vec<(String, String)>,
+    unsigned: Vec<(String, String)>,
+}
+
+impl Login {
+    fn new(audience_header: &str, audience: &str) -> Self {
+        Self {
+            method: "POST",
+            url: "https://sts.amazonaws.com/".into(),
+            body: BODY.into(),
+            signed: vec![
+                (
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded; charset=utf-8".into(),
+                ),
+                (audience_header.into(), audience.into()),
+            ],
+            unsigned: vec![],
+        }
+    }
+
+    fn headers(&self, credentials: &Credentials) -> serde_json::Map<String, Value> {
+        let identity = Identity::from(credentials.clone());
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("sts")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            self.method,
+            self.url.as_str(),
+            self.signed.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(self.body.as_bytes()),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut headers = serde_json::Map::new();
+        for (name, value) in self.signed.iter().chain(&self.unsigned) {
+            headers.insert(name.clone(), json!([value]));
+        }
+        for (name, value) in instructions.headers() {
+            headers.insert(name.to_owned(), json!([value]));
+        }
+        headers
+    }
+
+    fn body_json(&self, credentials: &Credentials) -> Value {
+        let headers = serde_json::to_string(&self.headers(credentials)).unwrap();
+        json!({
+            "iam_http_request_method": self.method,
+            "iam_request_url": STANDARD.encode(&self.url),
+            "iam_request_body": STANDARD.encode(&self.body),
+            "iam_request_headers": STANDARD.encode(headers),
+        })
+    }
+}
+
+async fn login(h: &Harness, body: &Value) -> Result<String, ReasonCode> {
+    let bytes = serde_json::to_vec(body).unwrap();
+    h.layer
+        .verify_vault_login(&bytes)
+        .await
+        .map(|p| p.arn().to_owned())
+        .map_err(|e| {
+            eprintln!("refused: {e}");
+            e.reason()
+        })
+}
+
+/// Expects `body` to be refused with `reason` and STS never to be called.
+async fn refused_locally(h: &Harness, body: &Value, reason: ReasonCode) {
+    assert_eq!(login(h, body).await, Err(reason));
+    assert_eq!(
+        h.sts.calls(),
+        0,
+        "a login that failed local validation reached STS"
+    );
+}
+
+#[tokio::test]
+async fn accepts_login_from_an_iam_user() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let body = Login::new(VAULT_HEADER, AUDIENCE).body_json(&credentials);
+    assert_eq!(
+        login(&h, &body).await.unwrap(),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+
+    let replayed = &h.sts.requests()[0];
+    assert_eq!(replayed.method, "POST");
+    assert_eq!(replayed.uri, "/");
+    assert_eq!(&replayed.body[..], BODY.as_bytes());
+    assert_eq!(replayed.header("x-vault-aws-iam-server-id"), Some(AUDIENCE));
+}
+
+#[tokio::test]
+async fn accepts_login_from_a_role_session_with_signed_session_token() {
+    let h = harness().await;
+    let credentials = h.sts.assume_role(ACCOUNT, "deployer", "vault-login");
+    let body = Login::new(VAULT_HEADER, AUDIENCE).body_json(&credentials);
+    assert_eq!(
+        login(&h, &body).await.unwrap(),
+        "arn:aws:iam::123456789012:role/deployer"
+    );
+}
+
+#[tokio::test]
+async fn accepts_headers_as_a_json_object_with_string_values() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let request = Login::new(VAULT_HEADER, AUDIENCE);
+    let mut body = request.body_json(&credentials);
+    let headers: serde_json::Map<String, Value> = request
+        .headers(&credentials)
+        .into_iter()
+        .map(|(k, v)| (k, v[0].clone()))
+        .collect();
+    body["iam_request_headers"] = Value::Object(headers);
+    let outcome = login(&h, &body).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_configured_audience_header_such_as_x_app_id_is_used() {
+    let h = harness_with(|b| b.vault_audience_header("X-APP-ID")).await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let body = Login::new("X-APP-ID", AUDIENCE).body_json(&credentials);
+    let outcome = login(&h, &body).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(h.sts.requests()[0].header("x-app-id"), Some(AUDIENCE));
+}
+
+#[tokio::test]
+async fn tampered_signature_is_refused_by_sts() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let request = Login::new(VAULT_HEADER, AUDIENCE);
+    let mut headers = request.headers(&credentials);
+    let auth = headers["authorization"][0].as_str().unwrap().to_owned();
+    let flipped = if auth.ends_with('0') { "1" } else { "0" };
+    headers.insert(
+        "authorization".into(),
+        json!([format!("{}{flipped}", &auth[..auth.len() - 1])]),
+    );
+    let mut body = request.body_json(&credentials);
+    body["iam_request_headers"] = Value::Object(headers);
+    assert_eq!(login(&h, &body).await, Err(ReasonCode::StsRejected));
+    assert_eq!(h.sts.calls(), 1);
+}
+
+#[tokio::test]
+async fn refuses_a_query_on_the_url() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.url = "https://sts.amazonaws.com/?Action=GetCallerIdentity".into();
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofParamNotAllowed).await;
+}
+
+#[tokio::test]
+async fn refuses_an_extra_body_parameter() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.body = format!("{BODY}&RoleArn=arn:aws:iam::123456789012:role/admin");
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofBody).await;
+}
+
+#[tokio::test]
+async fn refuses_an_extra_x_amz_header() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.unsigned.push((
+        "X-Amz-Target".into(),
+        "AWSSecurityTokenServiceV20110615.AssumeRole".into(),
+    ));
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofHeaderNotAllowed).await;
+}
+
+#[tokio::test]
+async fn refuses_an_unsigned_audience_header() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    let audience = request.signed.pop().unwrap();
+    request.unsigned.push(audience);
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofAudienceUnsigned).await;
+}
+
+#[tokio::test]
+async fn refuses_a_missing_audience_header() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.signed.pop();
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofAudienceUnsigned).await;
+}
+
+#[tokio::test]
+async fn refuses_a_login_signed_for_another_audience() {
+    let h = harness().await;
+    let body =
+        Login::new(VAULT_HEADER, "billing-service").body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofAudienceMismatch).await;
+}
+
+#[tokio::test]
+async fn refuses_method_get() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.method = "GET";
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofMethod).await;
+}
+
+#[tokio::test]
+async fn refuses_a_url_host_off_the_table() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.url = "https://sts.amazonaws.com.evil.example/".into();
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofHostNotAllowed).await;
+}
+
+#[tokio::test]
+async fn refuses_malformed_headers_fields() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let request = Login::new(VAULT_HEADER, AUDIENCE);
+    let good = request.body_json(&credentials);
+    let headers = request.headers(&credentials);
+
+    let with = |field: Value| {
+        let mut body = good.clone();
+        body["iam_request_headers"] = field;
+        body
+    };
+    let mut two_values = headers.clone();
+    two_values.insert(
+        "X-Amz-Date".into(),
+        json!(["20261122T000000Z", "20261122T000001Z"]),
+    );
+    let mut number = headers.clone();
+    number.insert("Content-Type".into(), json!(7));
+    let mut twice = headers.clone();
+    twice.insert("X-AMZ-DATE".into(), headers["x-amz-date"].clone());
+
+    for (case, body, reason) in [
+        ("a number", with(json!(42)), ReasonCode::ProofVaultHeaders),
+        (
+            "base64 of a list",
+            with(json!(STANDARD.encode("[1, 2]"))),
+            ReasonCode::ProofVaultHeaders,
+        ),
+        (
+            "invalid base64",
+            with(json!("%%%")),
+            ReasonCode::ProofEncoding,
+        ),
+        (
+            "two values",
+            with(Value::Object(two_values)),
+            ReasonCode::ProofVaultHeaders,
+        ),
+        (
+            "a numeric value",
+            with(Value::Object(number)),
+            ReasonCode::ProofVaultHeaders,
+        ),
+        (
+            "a name given twice in two cases",
+            with(Value::Object(twice)),
+            ReasonCode::ProofVaultHeaders,
+        ),
+    ] {
+        assert_eq!(
+            login(&h, &body).await,
+            Err(reason),
+            "headers field with {case}"
+        );
+    }
+    assert_eq!(h.sts.calls(), 0);
+}
+
+#[tokio::test]
+async fn refuses_unknown_fields_and_non_json() {
+    let h = harness().await;
+    let mut body =
+        Login::new(VAULT_HEADER, AUDIENCE).body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    body["iam_request_extra"] = json!("x");
+    refused_locally(&h, &body, ReasonCode::ProofVaultBody).await;
+    assert_eq!(
+        h.layer
+            .verify_vault_login(b"not json")
+            .await
+            .unwrap_err()
+            .reason(),
+        ReasonCode::ProofVaultBody
+    );
+}
+
+#[tokio::test]
+async fn refuses_url_safe_base64_in_the_fields() {
+    let h = harness().await;
+    let mut body =
+        Login::new(VAULT_HEADER, AUDIENCE).body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    let url = body["iam_request_url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('=')
+        .to_owned();
+    body["iam_request_url"] = json!(url);
+    refused_locally(&h, &body, ReasonCode::ProofEncoding).await;
+}
