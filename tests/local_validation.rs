@@ -328,13 +328,16 @@ async fn configured_shorter_window_is_enforced() {
     assert_eq!(h.sts.calls(), 0);
 }
 
-#[tokio::test]
-async fn native_tokens_honour_x_amz_expires() {
-    let h = harness().await;
+/// A token of `format` presigned with `X-Amz-Expires=60`, two minutes ago.
+async fn token_with_short_expiry_signed_two_minutes_ago(
+    h: &Harness,
+    format: ProofFormat,
+) -> String {
     let credentials = h.sts.create_user(ACCOUNT, "alice");
     let at = h.clock.now() - Duration::from_secs(120);
     let token = tower_iam_auth::client::ProofSigner::builder(credentials)
         .audience(AUDIENCE)
+        .format(format)
         .expires_in(Duration::from_secs(60))
         .refresh_margin(Duration::from_secs(10))
         .clock(move || at)
@@ -344,10 +347,14 @@ async fn native_tokens_honour_x_amz_expires() {
         .await
         .unwrap();
     assert_eq!(param(&url_of(token.as_str()), "X-Amz-Expires"), "60");
-    assert_eq!(
-        call(&h.app, Some(token.as_str())).await.reason(),
-        "proof.expired"
-    );
+    token.as_str().to_owned()
+}
+
+#[tokio::test]
+async fn native_tokens_honour_x_amz_expires() {
+    let h = harness().await;
+    let token = token_with_short_expiry_signed_two_minutes_ago(&h, ProofFormat::IamV1).await;
+    assert_eq!(call(&h.app, Some(&token)).await.reason(), "proof.expired");
     assert_eq!(h.sts.calls(), 0);
 }
 
@@ -355,20 +362,8 @@ async fn native_tokens_honour_x_amz_expires() {
 async fn eks_tokens_live_for_the_window_like_aws_iam_authenticator_accepts_them() {
     // `aws eks get-token` sets X-Amz-Expires=60 but kubectl reuses the token for 14 minutes.
     let h = harness_with(|b| b.formats([ProofFormat::K8sAwsV1])).await;
-    let credentials = h.sts.create_user(ACCOUNT, "alice");
-    let at = h.clock.now() - Duration::from_secs(120);
-    let token = tower_iam_auth::client::ProofSigner::builder(credentials)
-        .audience(AUDIENCE)
-        .format(ProofFormat::K8sAwsV1)
-        .expires_in(Duration::from_secs(60))
-        .refresh_margin(Duration::from_secs(10))
-        .clock(move || at)
-        .build()
-        .unwrap()
-        .sign_new()
-        .await
-        .unwrap();
-    let answer = call(&h.app, Some(token.as_str())).await;
+    let token = token_with_short_expiry_signed_two_minutes_ago(&h, ProofFormat::K8sAwsV1).await;
+    let answer = call(&h.app, Some(&token)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
 }
 

@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime};
 use crate::error::{AuthError, ReasonCode};
 use crate::sts::{StsEndpoint, StsEndpointTable};
 
-pub(crate) use sigv4::format_amz_date;
+pub(crate) use sigv4::{format_amz_date, parse_amz_date};
 pub use token::{ProofFormat, UnknownFormat, encode_token};
 pub use vault::VAULT_AUDIENCE_HEADER;
 

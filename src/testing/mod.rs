@@ -93,7 +93,10 @@
 //! Presigned URLs must be signed over the (empty) body's SHA-256 like every SigV4 client does
 //! for non-S3 services, not `UNSIGNED-PAYLOAD`.
 
-mod amz_date;
+/// `X-Amz-Date` parsing and formatting, shared with the proof validator.
+mod amz_date {
+    pub(crate) use crate::proof::{format_amz_date as format, parse_amz_date as parse};
+}
 mod form;
 mod keys;
 mod response;
