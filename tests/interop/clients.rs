@@ -137,6 +137,8 @@ async fn aws_eks_get_token(identity: &Identity, cluster_name: &str) -> String {
         .args(["--output", "json"])
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_STS")
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
@@ -196,6 +198,17 @@ impl Proof {
                 Proof::VaultLogin(login)
             }
         }
+    }
+
+    /// The same Vault login with `iam_request_headers` as a JSON object instead of base64 (the
+    /// other form Vault's API accepts).
+    pub fn with_headers_as_json_object(&self) -> Proof {
+        let Proof::VaultLogin(login) = self else {
+            panic!("not a Vault login");
+        };
+        let mut login = login.clone();
+        login["iam_request_headers"] = Value::Object(vault_headers(&login));
+        Proof::VaultLogin(login)
     }
 
     /// The signed value of `name` in a Vault login's headers.

@@ -17,4 +17,5 @@ mod service;
 
 mod moto_quirks;
 mod per_peer;
+mod vault_shapes;
 mod verdicts;

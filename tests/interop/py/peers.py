@@ -259,6 +259,11 @@ def eks_token(request):
     else:
         os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ["AWS_DEFAULT_REGION"] = request.get("region", "us-east-1")
+    # Nothing from the machine's AWS configuration may change what is signed.
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
+        os.environ.pop(name, None)
     output = io.StringIO()
     with botocore_clock(signing_time(request)), contextlib.redirect_stdout(output):
         status = create_clidriver().main(
