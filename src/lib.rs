@@ -26,6 +26,9 @@ pub mod client;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "jwt")]
+pub mod token;
+
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

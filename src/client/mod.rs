@@ -6,6 +6,13 @@
 
 mod layer;
 mod signer;
+#[cfg(feature = "jwt")]
+mod token_source;
 
 pub use layer::{BoxError, IamProof, IamProofLayer};
 pub use signer::{ProofSigner, ProofSignerBuilder, ProofToken, SignError, SignerConfigError};
+#[cfg(feature = "jwt")]
+pub use token_source::{
+    AccessToken, ExchangeTokenSource, ExchangeTokenSourceBuilder, JwtBearer, JwtBearerLayer,
+    TokenSourceConfigError, TokenSourceError,
+};

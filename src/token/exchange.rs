@@ -1,0 +1,694 @@
+//! [`TokenExchange`]: an axum router that turns a valid IAM proof into a short-lived JWT and
+//! publishes the public keys that verify it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
+
+use super::claims::{AWS_CLAIMS_NAMESPACE, AwsDetails, IssuedClaims};
+use super::key_set::KeySet;
+use super::signing_key::SigningError;
+use super::verifier::check_url;
+use crate::clock::{Clock, SharedClock};
+use crate::error::AuthError;
+use crate::principal::IamPrincipal;
+use crate::proof::ProofFormat;
+use crate::server::IamAuthLayer;
+
+/// RFC 8693 `grant_type` for token exchange.
+pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 8693 token type of the issued tokens (`issued_token_type`).
+pub const TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// `subject_token_type` of an IAM proof token (`iam-v1.…` or `k8s-aws-v1.…`).
+pub const TOKEN_TYPE_IAM_PROOF: &str = "urn:tower-iam-auth:params:oauth:token-type:iam-proof";
+/// `subject_token_type` of a Vault-format IAM login (the JSON document as the token).
+pub const TOKEN_TYPE_VAULT_IAM_LOGIN: &str =
+    "urn:tower-iam-auth:params:oauth:token-type:vault-iam-login";
+/// The longest lifetime of an issued token.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+/// The largest request body `POST /token` reads.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A configuration mistake found by [`TokenExchangeBuilder::build`].
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeConfigError {
+    /// No issuer was configured.
+    #[error(
+        "an issuer is required: the `iss` of issued tokens and the base of the discovery document"
+    )]
+    MissingIssuer,
+    /// The issuer is not an `https` URL without query or fragment (`http` only on loopback).
+    #[error("issuer {0:?} must be an https URL without query or fragment (http only on loopback)")]
+    InvalidIssuer(String),
+    /// No signing keys were configured.
+    #[error("signing keys are required: TokenExchange::builder(..).keys(KeySet::new(key))")]
+    MissingKeys,
+    /// No audience may be requested.
+    #[error("at least one audience must be allowed")]
+    NoAudience,
+    /// An audience is empty, longer than 256 bytes or has control characters.
+    #[error("invalid audience {0:?}")]
+    InvalidAudience(String),
+    /// The token lifetime is zero or above [`MAX_TOKEN_TTL`].
+    #[error("token ttl must be in 1s..={MAX_TOKEN_TTL:?}, got {0:?}")]
+    TokenTtl(Duration),
+}
+
+/// Why [`TokenExchange::issue`] issued no token.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The requested audience is not allowed (RFC 8693 `invalid_target`).
+    #[error("audience {0:?} is not allowed")]
+    AudienceNotAllowed(String),
+    /// No audience was requested and there is no default.
+    #[error("an audience is required")]
+    NoAudience,
+    /// Signing failed (for KMS keys: KMS refused or is unreachable).
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+}
+
+/// A token issued by [`TokenExchange::issue`]. `Debug` does not show it.
+#[derive(Clone)]
+pub struct IssuedToken {
+    token: String,
+    kid: String,
+    audience: String,
+    expires_at: SystemTime,
+    ttl: Duration,
+}
+
+impl IssuedToken {
+    /// The compact JWS, for `Authorization: Bearer <token>`.
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+
+    /// The `kid` of the key that signed it.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Its `aud`.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Its `exp`.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// Its lifetime (`expires_in`).
+    pub fn expires_in(&self) -> Duration {
+        self.ttl
+    }
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"** redacted **")
+            .field("kid", &self.kid)
+            .field("audience", &self.audience)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Builder for [`TokenExchange`]; every setting is checked in [`build`](Self::build).
+#[must_use]
+pub struct TokenExchangeBuilder {
+    layer: IamAuthLayer,
+    issuer: Option<String>,
+    keys: Option<KeySet>,
+    audiences: Vec<String>,
+    default_audience: Option<String>,
+    ttl: Duration,
+    jwks_max_age: Duration,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for TokenExchangeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenExchangeBuilder")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenExchangeBuilder {
+    /// The `iss` of issued tokens, and the base of `jwks_uri` and `token_endpoint` in the
+    /// discovery document (`{issuer}/.well-known/jwks.json`, `{issuer}/token`). Required.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The signing keys. Required.
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Allows tokens for `audience`. Repeat for several.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// The audience of tokens whose request names none (it is allowed too).
+    pub fn default_audience(mut self, audience: impl Into<String>) -> Self {
+        self.default_audience = Some(audience.into());
+        self
+    }
+
+    /// The lifetime of issued tokens, at most [`MAX_TOKEN_TTL`]. Default 15 minutes.
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// `Cache-Control: max-age` of the JWKS and discovery documents. Default 5 minutes: a new
+    /// key should be [published](KeySet::publish) at least this long before it is activated.
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = max_age;
+        self
+    }
+
+    /// The clock for `iat`, `nbf` and `exp`. Default: the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock::new(clock);
+        self
+    }
+
+    /// Checks every setting.
+    pub fn build(self) -> Result<TokenExchange, ExchangeConfigError> {
+        let issuer = self.issuer.ok_or(ExchangeConfigError::MissingIssuer)?;
+        if check_url(&issuer).is_err() || issuer.contains(['?', '#']) {
+            return Err(ExchangeConfigError::InvalidIssuer(issuer));
+        }
+        let keys = self.keys.ok_or(ExchangeConfigError::MissingKeys)?;
+        let mut audiences = self.audiences;
+        if let Some(default) = &self.default_audience {
+            if !audiences.contains(default) {
+                audiences.push(default.clone());
+            }
+        }
+        if audiences.is_empty() {
+            return Err(ExchangeConfigError::NoAudience);
+        }
+        if let Some(bad) = audiences
+            .iter()
+            .find(|a| a.is_empty() || a.len() > 256 || a.chars().any(char::is_control))
+        {
+            return Err(ExchangeConfigError::InvalidAudience(bad.clone()));
+        }
+        if self.ttl.is_zero() || self.ttl > MAX_TOKEN_TTL {
+            return Err(ExchangeConfigError::TokenTtl(self.ttl));
+        }
+        let base = issuer.trim_end_matches('/').to_owned();
+        let cache_control = if self.jwks_max_age.is_zero() {
+            HeaderValue::from_static("no-cache")
+        } else {
+            HeaderValue::from_str(&format!("public, max-age={}", self.jwks_max_age.as_secs()))
+                .unwrap_or(HeaderValue::from_static("no-cache"))
+        };
+        Ok(TokenExchange {
+            inner: Arc::new(Inner {
+                layer: self.layer,
+                jwks_uri: format!("{base}/.well-known/jwks.json"),
+                token_endpoint: format!("{base}/token"),
+                issuer,
+                keys,
+                audiences,
+                default_audience: self.default_audience,
+                ttl: self.ttl,
+                cache_control,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    layer: IamAuthLayer,
+    issuer: String,
+    jwks_uri: String,
+    token_endpoint: String,
+    keys: KeySet,
+    audiences: Vec<String>,
+    default_audience: Option<String>,
+    ttl: Duration,
+    cache_control: HeaderValue,
+    clock: SharedClock,
+}
+
+/// Exchanges IAM proofs for signed JWTs, and publishes the keys that verify them.
+///
+/// [`router`](Self::router) serves:
+///
+/// - `POST /token`: the proof as `Authorization: Bearer iam-v1.…` (or `k8s-aws-v1.…`), as a
+///   Vault-format JSON login body, or as an RFC 8693 token-exchange form (`grant_type=`
+///   [`GRANT_TYPE_TOKEN_EXCHANGE`], `subject_token`, `subject_token_type=`
+///   [`TOKEN_TYPE_IAM_PROOF`] or [`TOKEN_TYPE_VAULT_IAM_LOGIN`], `audience`). The audience
+///   comes from the form or the `audience` query parameter and must be allowed. Answers RFC 6749
+///   §5.1 JSON (`access_token`, `token_type: "Bearer"`, `expires_in`, `issued_token_type`) or an
+///   RFC 6749 §5.2 error: `400 invalid_request` with the refusal's `reason` for a bad proof (as
+///   RFC 8693 §2.2.2 asks), `400 invalid_target` for an audience that is not allowed, `503
+///   temporarily_unavailable` with `Retry-After` when STS or KMS cannot answer.
+/// - `GET /.well-known/jwks.json`: the published keys, with `Cache-Control`.
+/// - `GET /.well-known/openid-configuration`: discovery metadata pointing at both.
+///
+/// Proofs are verified by the [`IamAuthLayer`] given to [`builder`](Self::builder), with its
+/// rules, STS client and cache; only proofs are exchanged, never JWTs (a token could otherwise
+/// be renewed forever). Nest the router under the issuer's path if the issuer has one.
+#[derive(Clone)]
+pub struct TokenExchange {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for TokenExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenExchange")
+            .field("issuer", &self.inner.issuer)
+            .field("audiences", &self.inner.audiences)
+            .field("ttl", &self.inner.ttl)
+            .field("keys", &self.inner.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenExchange {
+    /// Starts an exchange whose proofs `layer` verifies. [`issuer`](TokenExchangeBuilder::issuer),
+    /// [`keys`](TokenExchangeBuilder::keys) and an audience are required.
+    pub fn builder(layer: IamAuthLayer) -> TokenExchangeBuilder {
+        TokenExchangeBuilder {
+            layer,
+            issuer: None,
+            keys: None,
+            audiences: Vec::new(),
+            default_audience: None,
+            ttl: Duration::from_secs(15 * 60),
+            jwks_max_age: Duration::from_secs(5 * 60),
+            clock: SharedClock::default(),
+        }
+    }
+
+    /// The `iss` of issued tokens.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The signing keys (rotate through it).
+    pub fn keys(&self) -> &KeySet {
+        &self.inner.keys
+    }
+
+    /// The routes: `POST /token`, `GET /.well-known/jwks.json`,
+    /// `GET /.well-known/openid-configuration`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/token", post(token_endpoint))
+            .route("/.well-known/jwks.json", get(jwks_endpoint))
+            .route("/.well-known/openid-configuration", get(discovery_endpoint))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self.clone())
+    }
+
+    /// Issues a token for a verified `principal`, for `audience` (or the default audience).
+    pub async fn issue(
+        &self,
+        principal: &IamPrincipal,
+        audience: Option<&str>,
+    ) -> Result<IssuedToken, IssueError> {
+        let inner = &*self.inner;
+        let audience = match audience {
+            Some(aud) if inner.audiences.iter().any(|a| a == aud) => aud,
+            Some(aud) => {
+                return Err(IssueError::AudienceNotAllowed(
+                    aud.chars().take(256).collect(),
+                ));
+            }
+            None => inner
+                .default_audience
+                .as_deref()
+                .ok_or(IssueError::NoAudience)?,
+        };
+        let now = inner
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let exp = now + inner.ttl.as_secs();
+        let mut jti = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut jti).map_err(|_| SigningError::Crypto)?;
+        let jti = URL_SAFE_NO_PAD.encode(jti);
+        let claims = IssuedClaims {
+            iss: &inner.issuer,
+            sub: principal.arn(),
+            aud: audience,
+            iat: now,
+            nbf: now,
+            exp,
+            jti: &jti,
+            aws: AwsDetails::of(principal),
+        };
+        let (token, kid) = inner.keys.sign(&claims, exp).await?;
+        tracing::info!(principal = %principal, audience, kid = %kid, jti = %jti, "token issued");
+        Ok(IssuedToken {
+            token,
+            kid,
+            audience: audience.to_owned(),
+            expires_at: UNIX_EPOCH + Duration::from_secs(exp),
+            ttl: inner.ttl,
+        })
+    }
+}
+
+/// What the request offers to be exchanged.
+enum Subject<'a> {
+    Proof(&'a str),
+    VaultLogin(&'a [u8]),
+}
+
+/// An RFC 6749 §5.2 error response.
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    reason: Option<&'static str>,
+    retry_after: Option<u32>,
+}
+
+impl OAuthError {
+    fn request(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            description: description.into(),
+            reason: None,
+            retry_after: None,
+        }
+    }
+
+    fn with_error(mut self, error: &'static str) -> Self {
+        self.error = error;
+        self
+    }
+
+    fn from_refusal(refusal: &AuthError) -> Self {
+        let unavailable = refusal.status().is_server_error();
+        Self {
+            status: if unavailable {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            error: if unavailable {
+                "temporarily_unavailable"
+            } else {
+                "invalid_request"
+            },
+            description: refusal.message().to_owned(),
+            reason: Some(refusal.reason().as_str()),
+            retry_after: refusal.retry_after_secs(),
+        }
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let mut body = serde_json::json!({
+            "error": self.error,
+            "error_description": self.description,
+        });
+        if let Some(reason) = self.reason {
+            body["reason"] = reason.into();
+        }
+        let mut response = json_response(self.status, &body);
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // RFC 6749 §5.1: token responses are not cached.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn token_endpoint(
+    State(exchange): State<TokenExchange>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    match exchange_request(&exchange, &uri, &headers, &body).await {
+        Ok(token) => json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "access_token": token.as_str(),
+                "token_type": "Bearer",
+                "expires_in": token.expires_in().as_secs(),
+                "issued_token_type": TOKEN_TYPE_JWT,
+            }),
+        ),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The single-valued form or query parameters this endpoint reads; any of them twice is an
+/// error (RFC 6749 §3.2), as is more than one `audience`.
+#[derive(Default)]
+struct Params {
+    grant_type: Option<String>,
+    subject_token: Option<String>,
+    subject_token_type: Option<String>,
+    requested_token_type: Option<String>,
+    audience: Option<String>,
+}
+
+fn parse_params(input: &[u8], params: &mut Params) -> Result<(), OAuthError> {
+    for (name, value) in form_urlencoded::parse(input) {
+        let slot = match name.as_ref() {
+            "grant_type" => &mut params.grant_type,
+            "subject_token" => &mut params.subject_token,
+            "subject_token_type" => &mut params.subject_token_type,
+            "requested_token_type" => &mut params.requested_token_type,
+            "audience" => &mut params.audience,
+            // resource, scope, actor_token... are not used.
+            _ => continue,
+        };
+        if slot.is_some() {
+            let error = OAuthError::request(format!("parameter {name} is repeated"));
+            return Err(if name == "audience" {
+                error.with_error("invalid_target")
+            } else {
+                error
+            });
+        }
+        *slot = Some(value.into_owned());
+    }
+    Ok(())
+}
+
+async fn exchange_request(
+    exchange: &TokenExchange,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<IssuedToken, OAuthError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let mut params = Params::default();
+    if let Some(query) = uri.query() {
+        parse_params(query.as_bytes(), &mut params)?;
+    }
+    let mut vault_body = None;
+    match content_type.as_deref() {
+        Some("application/x-www-form-urlencoded") => parse_params(body, &mut params)?,
+        Some("application/json") => vault_body = Some(body),
+        _ if body.is_empty() => {}
+        _ => {
+            return Err(OAuthError::request(
+                "body must be application/x-www-form-urlencoded or application/json",
+            ));
+        }
+    }
+
+    let bearer = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().unwrap_or_default();
+            match value.split_at_checked(7) {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer ") => Some(token),
+                _ => {
+                    return Err(OAuthError::request(
+                        "Authorization must be Bearer <IAM proof>",
+                    ));
+                }
+            }
+        }
+    };
+
+    let subject = match params.grant_type.as_deref() {
+        Some(GRANT_TYPE_TOKEN_EXCHANGE) => {
+            if bearer.is_some() || vault_body.is_some() {
+                return Err(OAuthError::request(
+                    "send the proof once: as subject_token or in Authorization, not both",
+                ));
+            }
+            let token = params
+                .subject_token
+                .as_deref()
+                .ok_or_else(|| OAuthError::request("subject_token is required"))?;
+            match params.subject_token_type.as_deref() {
+                Some(TOKEN_TYPE_IAM_PROOF) => Subject::Proof(token),
+                Some(TOKEN_TYPE_VAULT_IAM_LOGIN) => Subject::VaultLogin(token.as_bytes()),
+                Some(_) => {
+                    return Err(OAuthError::request(format!(
+                        "subject_token_type must be {TOKEN_TYPE_IAM_PROOF} or {TOKEN_TYPE_VAULT_IAM_LOGIN}"
+                    )));
+                }
+                None => return Err(OAuthError::request("subject_token_type is required")),
+            }
+        }
+        Some(_) => {
+            return Err(OAuthError::request(format!(
+                "grant_type must be {GRANT_TYPE_TOKEN_EXCHANGE}"
+            ))
+            .with_error("unsupported_grant_type"));
+        }
+        None => match (bearer, vault_body) {
+            (Some(token), None) => Subject::Proof(token),
+            (None, Some(body)) => Subject::VaultLogin(body),
+            (Some(_), Some(_)) => {
+                return Err(OAuthError::request(
+                    "send the proof once: in Authorization or as a Vault login body, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(OAuthError::request(
+                    "no proof: send Authorization: Bearer iam-v1.…, a Vault login body, or an RFC 8693 form",
+                ));
+            }
+        },
+    };
+    if let Some(requested) = params.requested_token_type.as_deref() {
+        if requested != TOKEN_TYPE_JWT
+            && requested != "urn:ietf:params:oauth:token-type:access_token"
+        {
+            return Err(OAuthError::request(format!(
+                "requested_token_type must be {TOKEN_TYPE_JWT}"
+            )));
+        }
+    }
+    // Refuse an audience before spending an STS call on the proof.
+    let audience = params.audience.as_deref();
+    let inner = &*exchange.inner;
+    match audience {
+        Some(aud) if !inner.audiences.iter().any(|a| a == aud) => {
+            return Err(OAuthError::request("audience is not allowed").with_error("invalid_target"));
+        }
+        None if inner.default_audience.is_none() => {
+            return Err(OAuthError::request("audience is required"));
+        }
+        _ => {}
+    }
+
+    let verified = match subject {
+        // Only proofs are exchanged: a JWT handed back would renew itself forever.
+        Subject::Proof(token) if ProofFormat::split_token(token).is_none() => {
+            return Err(OAuthError::request("the subject token is not an IAM proof"));
+        }
+        Subject::Proof(token) => inner.layer.verify_token(token).await,
+        Subject::VaultLogin(body) => inner.layer.verify_vault_login(body).await,
+    };
+    let principal = verified.map_err(|refusal| {
+        tracing::debug!(reason = %refusal.reason(), detail = %refusal.detail(), "token exchange refused");
+        OAuthError::from_refusal(&refusal)
+    })?;
+    exchange
+        .issue(&principal, audience)
+        .await
+        .map_err(|e| match e {
+            IssueError::AudienceNotAllowed(_) => {
+                OAuthError::request("audience is not allowed").with_error("invalid_target")
+            }
+            IssueError::NoAudience => OAuthError::request("audience is required"),
+            IssueError::Signing(e) => {
+                tracing::warn!(error = %e, "token signing failed");
+                OAuthError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    error: "temporarily_unavailable",
+                    description: "token signing is unavailable; retry later".to_owned(),
+                    reason: None,
+                    retry_after: Some(5),
+                }
+            }
+        })
+}
+
+async fn jwks_endpoint(State(exchange): State<TokenExchange>) -> Response<Body> {
+    let mut response = Response::new(Body::from(exchange.inner.keys.jwks().to_json()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, exchange.inner.cache_control.clone());
+    response
+}
+
+async fn discovery_endpoint(State(exchange): State<TokenExchange>) -> Response<Body> {
+    let inner = &*exchange.inner;
+    let document = serde_json::json!({
+        "issuer": inner.issuer,
+        "jwks_uri": inner.jwks_uri,
+        "token_endpoint": inner.token_endpoint,
+        "grant_types_supported": [GRANT_TYPE_TOKEN_EXCHANGE],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": inner.keys.algorithms(),
+        "claims_supported": ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", AWS_CLAIMS_NAMESPACE],
+    });
+    let mut response = Response::new(Body::from(document.to_string()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, inner.cache_control.clone());
+    response
+}

@@ -1,0 +1,119 @@
+//! Signing with an AWS KMS asymmetric key: `GetPublicKey` once for the JWK, then `Sign` with
+//! `MessageType=DIGEST` per token. The private key never leaves KMS.
+//!
+//! See <https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html>: KMS returns RSA
+//! signatures as raw bytes (what JWS wants) and ECDSA signatures as DER `Ecdsa-Sig-Value`, which
+//! JWS (RFC 7518 §3.4) needs as fixed-width `r || s`.
+
+use aws_sdk_kms::error::DisplayErrorContext;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+
+use super::algorithm::JwtAlgorithm;
+use super::der::{self, KeyAlgorithm, PublicKey};
+use super::jwk::Jwk;
+use super::signing_key::{KeyError, SigningError};
+
+pub(crate) struct KmsBackend {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+    algorithm: JwtAlgorithm,
+}
+
+impl KmsBackend {
+    /// Reads the key's public half and checks that it can sign one of our algorithms.
+    pub(crate) async fn connect(
+        client: aws_sdk_kms::Client,
+        key_id: String,
+    ) -> Result<(Self, Jwk, JwtAlgorithm), KeyError> {
+        let out = client
+            .get_public_key()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map_err(|e| KeyError::Kms(format!("GetPublicKey: {}", DisplayErrorContext(&e))))?;
+        if out.key_usage() != Some(&KeyUsageType::SignVerify) {
+            return Err(KeyError::Unsupported(format!(
+                "KMS key usage is {:?}, not SIGN_VERIFY",
+                out.key_usage()
+            )));
+        }
+        let (algorithm, spec) = match out.key_spec() {
+            Some(KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096) => (
+                JwtAlgorithm::RS256,
+                SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+            ),
+            Some(KeySpec::EccNistP256) => (JwtAlgorithm::ES256, SigningAlgorithmSpec::EcdsaSha256),
+            other => {
+                return Err(KeyError::Unsupported(format!(
+                    "KMS key spec {other:?} (use RSA_2048/3072/4096 or ECC_NIST_P256)"
+                )));
+            }
+        };
+        // An empty list means the emulator did not say; KMS itself always lists them.
+        if !out.signing_algorithms().is_empty() && !out.signing_algorithms().contains(&spec) {
+            return Err(KeyError::Unsupported(format!(
+                "KMS key does not offer {spec}"
+            )));
+        }
+        let der = out
+            .public_key()
+            .ok_or_else(|| KeyError::Kms("GetPublicKey returned no key".into()))?;
+        let jwk = match (der::subject_public_key_info(der.as_ref()), algorithm) {
+            (Some(PublicKey::Rsa { n, e }), JwtAlgorithm::RS256) if n.len() >= 256 => {
+                Jwk::rsa(n, e, algorithm)
+            }
+            (
+                Some(PublicKey::Ec {
+                    algorithm: KeyAlgorithm::EcP256,
+                    x,
+                    y,
+                }),
+                JwtAlgorithm::ES256,
+            ) => Jwk::ec(x, y, algorithm),
+            _ => {
+                return Err(KeyError::Invalid(
+                    "KMS public key does not match its key spec".into(),
+                ));
+            }
+        };
+        Ok((
+            Self {
+                client,
+                key_id,
+                algorithm,
+            },
+            jwk,
+            algorithm,
+        ))
+    }
+
+    pub(crate) async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigningError> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+        let spec = match self.algorithm {
+            JwtAlgorithm::ES256 => SigningAlgorithmSpec::EcdsaSha256,
+            _ => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+        };
+        let out = self
+            .client
+            .sign()
+            .key_id(&self.key_id)
+            .message(Blob::new(digest.as_ref()))
+            .message_type(MessageType::Digest)
+            .signing_algorithm(spec)
+            .send()
+            .await
+            .map_err(|e| SigningError::Kms(format!("Sign: {}", DisplayErrorContext(&e))))?;
+        let signature = out
+            .signature()
+            .ok_or_else(|| SigningError::Kms("Sign returned no signature".into()))?;
+        match self.algorithm {
+            JwtAlgorithm::ES256 => {
+                der::ecdsa_der_to_jose(signature.as_ref(), 32).ok_or_else(|| {
+                    SigningError::Kms("Sign returned a malformed ECDSA signature".into())
+                })
+            }
+            _ => Ok(signature.as_ref().to_vec()),
+        }
+    }
+}

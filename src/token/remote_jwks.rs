@@ -1,0 +1,275 @@
+//! A JWK set fetched from an issuer's JWKS URL: cached, refreshed when its cache lifetime ends or
+//! when a token names an unknown `kid` (one fetch at a time, at most one per cooldown), and read
+//! by requests without waiting on each other.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use http::header;
+
+use super::jwk::{JwkSet, VerifyingKey};
+use crate::error::{AuthError, ReasonCode};
+
+/// The largest JWKS document read.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// Bounds on the cache lifetime a JWKS response's `Cache-Control: max-age` may set.
+const MIN_TTL: Duration = Duration::from_secs(30);
+const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+pub(crate) type KeyMap = HashMap<String, Arc<VerifyingKey>>;
+
+struct Snapshot {
+    keys: KeyMap,
+    fetched_at: Option<Instant>,
+    ttl: Duration,
+    /// Bumped on every successful fetch.
+    generation: u64,
+}
+
+impl Snapshot {
+    fn is_fresh(&self) -> bool {
+        self.fetched_at.is_some_and(|at| at.elapsed() < self.ttl)
+    }
+}
+
+#[derive(Default)]
+struct Gate {
+    /// The last fetch made because a token named an unknown `kid`.
+    last_kid_refresh: Option<Instant>,
+    /// The last failed fetch.
+    last_failure: Option<Instant>,
+}
+
+pub(crate) struct RemoteJwks {
+    url: String,
+    http: reqwest::Client,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Held only while fetching: single flight. Requests for known keys never wait on it.
+    refresh: tokio::sync::Mutex<Gate>,
+    cooldown: Duration,
+    default_ttl: Duration,
+}
+
+fn within(at: Option<Instant>, window: Duration) -> bool {
+    at.is_some_and(|t| t.elapsed() < window)
+}
+
+impl RemoteJwks {
+    pub(crate) fn new(
+        url: String,
+        http: reqwest::Client,
+        cooldown: Duration,
+        default_ttl: Duration,
+    ) -> Self {
+        Self {
+            url,
+            http,
+            snapshot: RwLock::new(Arc::new(Snapshot {
+                keys: KeyMap::new(),
+                fetched_at: None,
+                ttl: default_ttl,
+                generation: 0,
+            })),
+            refresh: tokio::sync::Mutex::new(Gate::default()),
+            cooldown,
+            default_ttl,
+        }
+    }
+
+    fn load(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The key for `kid`.
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
+        let seen = self.load();
+        if let Some(key) = seen.keys.get(kid) {
+            if !seen.is_fresh() {
+                // One request refreshes a stale set; the others go on with the keys they have.
+                if let Ok(mut gate) = self.refresh.try_lock() {
+                    if !within(gate.last_failure, self.cooldown)
+                        && self.load().generation == seen.generation
+                    {
+                        let _ = self.fetch_into(&mut gate).await;
+                    }
+                }
+            }
+            return Ok(key.clone());
+        }
+
+        let mut gate = self.refresh.lock().await;
+        let current = self.load();
+        if current.generation != seen.generation {
+            // Another request fetched while this one waited: that was the refresh for it too.
+            return current
+                .keys
+                .get(kid)
+                .cloned()
+                .ok_or_else(|| unknown_kid(kid, "after a refresh"));
+        }
+        if within(gate.last_failure, self.cooldown) {
+            return Err(if current.fetched_at.is_none() {
+                AuthError::new(ReasonCode::JwksUnavailable)
+                    .with_detail(format!("JWKS {} failed recently", self.url))
+            } else {
+                unknown_kid(kid, "and the JWKS failed recently")
+            });
+        }
+        if current.is_fresh() {
+            if within(gate.last_kid_refresh, self.cooldown) {
+                return Err(unknown_kid(kid, "(refresh rate-limited)"));
+            }
+            gate.last_kid_refresh = Some(Instant::now());
+        }
+        match self.fetch_into(&mut gate).await {
+            Ok(fresh) => fresh
+                .keys
+                .get(kid)
+                .cloned()
+                .ok_or_else(|| unknown_kid(kid, "after a refresh")),
+            Err(error) if current.fetched_at.is_none() => Err(error),
+            Err(_) => current
+                .keys
+                .get(kid)
+                .cloned()
+                .ok_or_else(|| unknown_kid(kid, "and the JWKS is unavailable")),
+        }
+    }
+
+    /// Fetches the set and installs it; the caller holds the gate.
+    async fn fetch_into(&self, gate: &mut Gate) -> Result<Arc<Snapshot>, AuthError> {
+        match self.fetch().await {
+            Ok((keys, ttl)) => {
+                gate.last_failure = None;
+                let mut slot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
+                let next = Arc::new(Snapshot {
+                    keys,
+                    fetched_at: Some(Instant::now()),
+                    ttl,
+                    generation: slot.generation + 1,
+                });
+                *slot = next.clone();
+                tracing::debug!(url = %self.url, keys = next.keys.len(), ttl_secs = ttl.as_secs(), "JWKS fetched");
+                Ok(next)
+            }
+            Err(detail) => {
+                gate.last_failure = Some(Instant::now());
+                tracing::warn!(url = %self.url, detail = %detail, "JWKS fetch failed");
+                Err(AuthError::new(ReasonCode::JwksUnavailable).with_detail(detail))
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<(KeyMap, Duration), String> {
+        let mut response = self
+            .http
+            .get(&self.url)
+            .header(header::ACCEPT, "application/json, application/jwk-set+json")
+            .send()
+            .await
+            .map_err(|e| format!("GET {}: {e}", self.url))?;
+        if response.status() != http::StatusCode::OK {
+            return Err(format!("GET {}: status {}", self.url, response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|l| l > MAX_JWKS_BYTES as u64)
+        {
+            return Err(format!("GET {}: document too large", self.url));
+        }
+        let ttl = response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map_or(self.default_ttl, max_age);
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("GET {}: {e}", self.url))?
+        {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(format!("GET {}: document too large", self.url));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let set = JwkSet::from_json(&body).map_err(|e| format!("GET {}: {e}", self.url))?;
+        Ok((
+            key_map(&set, false).map_err(|e| format!("GET {}: {e}", self.url))?,
+            ttl,
+        ))
+    }
+}
+
+fn unknown_kid(kid: &str, when: &str) -> AuthError {
+    AuthError::new(ReasonCode::JwtUnknownKey).with_detail(format!("no key with kid {kid:?} {when}"))
+}
+
+/// The cache lifetime a `Cache-Control` value asks for, within bounds.
+fn max_age(cache_control: &str) -> Duration {
+    let mut ttl = None;
+    for directive in cache_control.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return MIN_TTL;
+        }
+        if let Some(secs) = lower
+            .strip_prefix("max-age=")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            ttl = Some(Duration::from_secs(secs));
+        }
+    }
+    ttl.unwrap_or(MIN_TTL).clamp(MIN_TTL, MAX_TTL)
+}
+
+/// The verification keys of a set, by `kid`. With `strict`, any key that cannot be used is an
+/// error (a configured set); otherwise such keys are skipped (a fetched set may hold keys for
+/// other uses). Two keys with one `kid` are both dropped: a token naming it is ambiguous.
+pub(crate) fn key_map(set: &JwkSet, strict: bool) -> Result<KeyMap, String> {
+    let mut keys = KeyMap::new();
+    let mut ambiguous = Vec::new();
+    for jwk in set.keys() {
+        let Some(kid) = jwk.kid() else {
+            if strict {
+                return Err("a key has no kid".to_owned());
+            }
+            continue;
+        };
+        match jwk.verifying_key() {
+            Ok(key) => {
+                if keys.insert(kid.to_owned(), Arc::new(key)).is_some() {
+                    ambiguous.push(kid.to_owned());
+                }
+            }
+            Err(e) if strict => return Err(format!("key {kid:?}: {e}")),
+            Err(e) => tracing::debug!(kid, error = %e, "JWKS key skipped"),
+        }
+    }
+    for kid in ambiguous {
+        if strict {
+            return Err(format!("two keys have kid {kid:?}"));
+        }
+        tracing::warn!(kid = %kid, "JWKS has two keys with one kid; neither is used");
+        keys.remove(&kid);
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_read_and_bounded() {
+        assert_eq!(max_age("public, max-age=300"), Duration::from_secs(300));
+        assert_eq!(max_age("max-age=1"), MIN_TTL);
+        assert_eq!(max_age("max-age=99999999"), MAX_TTL);
+        assert_eq!(max_age("no-store"), MIN_TTL);
+        assert_eq!(max_age("public"), MIN_TTL);
+    }
+}

@@ -1,0 +1,524 @@
+//! [`JwtVerifier`]: verifies JWTs offline for [`IamAuthLayer`](crate::server::IamAuthLayer),
+//! against the public keys of trusted issuers, and turns them into [`IamPrincipal`]s.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::algorithm::JwtAlgorithm;
+use super::claims::{self, ReceivedClaims};
+use super::jwk::{JwkSet, VerifyingKey};
+use super::remote_jwks::{KeyMap, RemoteJwks, key_map};
+use crate::clock::{Clock, SharedClock};
+use crate::error::{AuthError, ReasonCode};
+use crate::principal::IamPrincipal;
+use crate::server::{TokenVerifier, VerifyFuture};
+
+/// The most clock leeway a verifier may allow for `exp`, `nbf` and `iat`.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
+
+/// A configuration mistake found by [`JwtVerifierBuilder::build`].
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierConfigError {
+    /// No trusted issuer was configured.
+    #[error("at least one trusted issuer is required")]
+    NoIssuers,
+    /// No audience was configured.
+    #[error("at least one audience is required: the audience this service accepts")]
+    NoAudience,
+    /// Two trusted issuers have the same `iss`.
+    #[error("issuer {0:?} is configured twice")]
+    DuplicateIssuer(String),
+    /// An issuer or JWKS URL is not `https` (plain `http` is allowed for loopback hosts only).
+    #[error("{0:?} must be an https URL (http only for 127.0.0.1, ::1 or localhost)")]
+    InsecureUrl(String),
+    /// A configured JWK set has a key that cannot be used.
+    #[error("issuer {issuer:?}: {detail}")]
+    Keys {
+        /// The issuer.
+        issuer: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The leeway is above [`MAX_LEEWAY`].
+    #[error("leeway must be at most {MAX_LEEWAY:?}, got {0:?}")]
+    Leeway(Duration),
+    /// A timeout or cache lifetime is zero.
+    #[error("{0} must not be zero")]
+    Zero(&'static str),
+    /// The HTTP client for remote JWK sets could not be built.
+    #[error("cannot build the JWKS HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// How a trusted issuer's tokens carry the caller's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// A [`TokenExchange`](super::TokenExchange) of this crate: `sub`, `raw_arn`, `unique_id`.
+    Exchange,
+    /// AWS outbound identity federation (`sts:GetWebIdentityToken`): `sub` is the role ARN.
+    AwsOutbound,
+}
+
+#[derive(Clone, Debug)]
+enum KeySource {
+    Url(String),
+    Static(JwkSet),
+}
+
+/// An issuer whose tokens a [`JwtVerifier`] accepts: its `iss` value, how its tokens carry the
+/// caller, and where its public keys come from (by default `{iss}/.well-known/jwks.json`).
+#[derive(Clone, Debug)]
+pub struct TrustedIssuer {
+    issuer: String,
+    layout: Layout,
+    keys: KeySource,
+}
+
+impl TrustedIssuer {
+    /// An issuer running this crate's [`TokenExchange`](super::TokenExchange).
+    pub fn exchange(issuer: impl Into<String>) -> Self {
+        Self::new(issuer.into(), Layout::Exchange)
+    }
+
+    /// An AWS account's outbound identity federation issuer
+    /// (`https://<id>.tokens.sts.global.api.aws`, from `aws iam
+    /// get-outbound-web-identity-federation-info`). Its tokens map to the same [`IamPrincipal`]
+    /// as a proof from the same role: `sub` is the role ARN (its path dropped, as for proofs);
+    /// they carry no unique id (so [`IamPrincipal::principal_id`] is empty) nor session name.
+    pub fn aws_outbound(issuer: impl Into<String>) -> Self {
+        Self::new(issuer.into(), Layout::AwsOutbound)
+    }
+
+    fn new(issuer: String, layout: Layout) -> Self {
+        let url = format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'));
+        Self {
+            issuer,
+            layout,
+            keys: KeySource::Url(url),
+        }
+    }
+
+    /// Fetches the keys from this URL instead of `{iss}/.well-known/jwks.json`.
+    #[must_use]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.keys = KeySource::Url(url.into());
+        self
+    }
+
+    /// Uses exactly these keys, never fetching any. Every key must have a `kid` and be usable.
+    #[must_use]
+    pub fn keys(mut self, keys: JwkSet) -> Self {
+        self.keys = KeySource::Static(keys);
+        self
+    }
+
+    /// The `iss` value.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+/// Builder for [`JwtVerifier`]; every setting is checked in [`build`](Self::build).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct JwtVerifierBuilder {
+    issuers: Vec<TrustedIssuer>,
+    audiences: Vec<String>,
+    leeway: Duration,
+    refresh_cooldown: Duration,
+    default_cache_ttl: Duration,
+    http_timeout: Duration,
+    clock: SharedClock,
+}
+
+impl JwtVerifierBuilder {
+    /// Trusts tokens from `issuer`. Repeat for several issuers.
+    pub fn issuer(mut self, issuer: TrustedIssuer) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Accepts tokens whose `aud` contains `audience`. Repeat to accept several. Required.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Clock leeway for `exp`, `nbf` and `iat`, at most [`MAX_LEEWAY`]. Default 30 seconds.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The least time between two JWKS fetches caused by unknown `kid`s (and after a failed
+    /// fetch), so that tokens with made-up `kid`s cannot make the verifier hammer the issuer.
+    /// Default 10 seconds.
+    pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.refresh_cooldown = cooldown;
+        self
+    }
+
+    /// How long a fetched JWK set is used when its response has no `Cache-Control: max-age`
+    /// (which, when present, is obeyed between 30 seconds and a day). Default 5 minutes.
+    pub fn jwks_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.default_cache_ttl = ttl;
+        self
+    }
+
+    /// The deadline for one JWKS fetch. Default 5 seconds.
+    pub fn jwks_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// The clock for `exp`, `nbf` and `iat`. Default: the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock::new(clock);
+        self
+    }
+
+    /// Checks every setting, reads configured key sets, and builds the verifier. Remote key
+    /// sets are fetched on first use.
+    pub fn build(self) -> Result<JwtVerifier, VerifierConfigError> {
+        if self.issuers.is_empty() {
+            return Err(VerifierConfigError::NoIssuers);
+        }
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(VerifierConfigError::NoAudience);
+        }
+        if self.leeway > MAX_LEEWAY {
+            return Err(VerifierConfigError::Leeway(self.leeway));
+        }
+        for (name, value) in [
+            ("jwks_cache_ttl", self.default_cache_ttl),
+            ("jwks_timeout", self.http_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(VerifierConfigError::Zero(name));
+            }
+        }
+        let needs_http = self
+            .issuers
+            .iter()
+            .any(|i| matches!(i.keys, KeySource::Url(_)));
+        let http = if needs_http {
+            Some(
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(self.http_timeout.min(Duration::from_secs(2)))
+                    .timeout(self.http_timeout)
+                    .build()
+                    .map_err(|e| VerifierConfigError::HttpClient(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let mut issuers: Vec<IssuerState> = Vec::with_capacity(self.issuers.len());
+        for trusted in self.issuers {
+            if issuers.iter().any(|i| i.issuer == trusted.issuer) {
+                return Err(VerifierConfigError::DuplicateIssuer(trusted.issuer));
+            }
+            if trusted.issuer.is_empty() {
+                return Err(VerifierConfigError::InsecureUrl(trusted.issuer));
+            }
+            if trusted.layout == Layout::AwsOutbound {
+                check_url(&trusted.issuer)?;
+            }
+            let keys = match trusted.keys {
+                KeySource::Static(set) => Keys::Static(key_map(&set, true).map_err(|detail| {
+                    VerifierConfigError::Keys {
+                        issuer: trusted.issuer.clone(),
+                        detail,
+                    }
+                })?),
+                KeySource::Url(url) => {
+                    check_url(&url)?;
+                    Keys::Remote(RemoteJwks::new(
+                        url,
+                        http.clone().ok_or_else(|| {
+                            VerifierConfigError::HttpClient("no HTTP client".to_owned())
+                        })?,
+                        self.refresh_cooldown,
+                        self.default_cache_ttl,
+                    ))
+                }
+            };
+            issuers.push(IssuerState {
+                issuer: trusted.issuer,
+                layout: trusted.layout,
+                keys,
+            });
+        }
+        Ok(JwtVerifier {
+            inner: Arc::new(Inner {
+                issuers,
+                audiences: self.audiences,
+                leeway_secs: self.leeway.as_secs() as i64,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+/// `https` anywhere, `http` only on loopback.
+pub(crate) fn check_url(url: &str) -> Result<(), VerifierConfigError> {
+    let insecure = || VerifierConfigError::InsecureUrl(url.to_owned());
+    let parsed = reqwest::Url::parse(url).map_err(|_| insecure())?;
+    let loopback = match parsed.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(insecure()),
+    }
+}
+
+enum Keys {
+    Static(KeyMap),
+    Remote(RemoteJwks),
+}
+
+struct IssuerState {
+    issuer: String,
+    layout: Layout,
+    keys: Keys,
+}
+
+struct Inner {
+    issuers: Vec<IssuerState>,
+    audiences: Vec<String>,
+    leeway_secs: i64,
+    clock: SharedClock,
+}
+
+/// Verifies JWTs offline for [`IamAuthLayer`](crate::server::IamAuthLayer) (plug it in with
+/// [`IamAuthConfigBuilder::token_verifier`](crate::server::IamAuthConfigBuilder::token_verifier)).
+///
+/// For each token: a compact JWS with exactly three parts; `alg` must be an asymmetric algorithm
+/// (`none` and HMAC are refused before anything else), `crit` must be absent; `iss` must be a
+/// trusted issuer, whose key with the token's `kid` is looked up (a remote set is refreshed once
+/// on an unknown `kid`, rate-limited); the header's `alg` must equal the algorithm pinned for that
+/// key (the header is never trusted to choose it); the signature must verify; `aud` must contain
+/// a configured audience; `exp` is required and `nbf`/`iat` are checked, each with the leeway.
+/// Header parameters that point at keys (`jku`, `x5u`, `jwk`) are ignored: keys come only from
+/// the configuration.
+///
+/// Cloning is cheap; clones share remote key caches.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field(
+                "issuers",
+                &self
+                    .inner
+                    .issuers
+                    .iter()
+                    .map(|i| &i.issuer)
+                    .collect::<Vec<_>>(),
+            )
+            .field("audiences", &self.inner.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+    crit: Option<IgnoredAny>,
+}
+
+fn malformed(detail: &'static str) -> AuthError {
+    AuthError::new(ReasonCode::JwtMalformed).with_detail(detail)
+}
+
+fn claims_error(detail: impl Into<std::borrow::Cow<'static, str>>) -> AuthError {
+    AuthError::new(ReasonCode::JwtClaims).with_detail(detail)
+}
+
+impl JwtVerifier {
+    /// Starts a verifier. At least one [`issuer`](JwtVerifierBuilder::issuer) and one
+    /// [`audience`](JwtVerifierBuilder::audience) are required.
+    pub fn builder() -> JwtVerifierBuilder {
+        JwtVerifierBuilder {
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            leeway: Duration::from_secs(30),
+            refresh_cooldown: Duration::from_secs(10),
+            default_cache_ttl: Duration::from_secs(5 * 60),
+            http_timeout: Duration::from_secs(5),
+            clock: SharedClock::default(),
+        }
+    }
+
+    /// Verifies `token` (a compact JWS) and returns the caller it names.
+    pub async fn verify(&self, token: &str) -> Result<IamPrincipal, AuthError> {
+        let inner = &*self.inner;
+        let (message, signature) = token
+            .rsplit_once('.')
+            .ok_or_else(|| malformed("not three parts"))?;
+        let (header, payload) = message
+            .split_once('.')
+            .ok_or_else(|| malformed("not three parts"))?;
+        if payload.contains('.') {
+            return Err(malformed("more than three parts (JWE is not accepted)"));
+        }
+
+        let header: Header =
+            decode_json(header).map_err(|_| malformed("header is not base64url JSON"))?;
+        // Refused before any key is looked at: `none`, HMAC (whose "secret" would be a public
+        // key) and anything unknown.
+        let Some(alg) = JwtAlgorithm::from_name(&header.alg) else {
+            return Err(
+                AuthError::new(ReasonCode::JwtAlgorithm).with_detail(format!(
+                    "alg {:?} is never accepted",
+                    header.alg.chars().take(16).collect::<String>()
+                )),
+            );
+        };
+        if header.crit.is_some() {
+            return Err(malformed("crit header parameter is not supported"));
+        }
+        let claims: ReceivedClaims = decode_json(payload).map_err(|e| match e {
+            Some(e) if e.classify() == serde_json::error::Category::Data => {
+                claims_error(format!("claims: {e}"))
+            }
+            _ => malformed("payload is not base64url JSON"),
+        })?;
+
+        let iss = claims
+            .iss
+            .as_deref()
+            .ok_or_else(|| AuthError::new(ReasonCode::JwtIssuer).with_detail("no iss"))?;
+        let issuer = inner
+            .issuers
+            .iter()
+            .find(|i| i.issuer == iss)
+            .ok_or_else(|| {
+                AuthError::new(ReasonCode::JwtIssuer).with_detail("iss is not a trusted issuer")
+            })?;
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| AuthError::new(ReasonCode::JwtUnknownKey).with_detail("no kid"))?;
+        let key = issuer.key(kid).await?;
+        if key.algorithm != alg {
+            return Err(
+                AuthError::new(ReasonCode::JwtAlgorithm).with_detail(format!(
+                    "alg {alg} but key {kid:?} is pinned to {}",
+                    key.algorithm
+                )),
+            );
+        }
+        let valid = jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            &key.key,
+            alg.to_jsonwebtoken(),
+        )
+        .map_err(|_| {
+            AuthError::new(ReasonCode::JwtSignature).with_detail("signature is malformed")
+        })?;
+        if !valid {
+            return Err(AuthError::new(ReasonCode::JwtSignature)
+                .with_detail(format!("signature does not verify with key {kid:?}")));
+        }
+
+        self.check_claims(&claims)?;
+        let sub = claims
+            .sub
+            .as_deref()
+            .ok_or_else(|| claims_error("no sub"))?;
+        let identity = match issuer.layout {
+            Layout::Exchange => claims::identity_from_exchange_token(sub, claims.aws.as_ref()),
+            Layout::AwsOutbound => claims::identity_from_aws_token(sub, claims.aws.as_ref()),
+        }
+        .map_err(claims_error)?;
+        Ok(IamPrincipal::from_identity(identity))
+    }
+
+    fn check_claims(&self, claims: &ReceivedClaims) -> Result<(), AuthError> {
+        let inner = &*self.inner;
+        match &claims.aud {
+            Some(aud) if aud.contains_any(&inner.audiences) => {}
+            Some(_) => {
+                return Err(
+                    AuthError::new(ReasonCode::JwtAudience).with_detail("aud is not this service")
+                );
+            }
+            None => return Err(AuthError::new(ReasonCode::JwtAudience).with_detail("no aud")),
+        }
+        let now = inner
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let leeway = inner.leeway_secs;
+        let exp = claims.exp.ok_or_else(|| claims_error("no exp"))?;
+        // RFC 7519 §4.1.4: not accepted on or after exp.
+        if now >= exp.saturating_add(leeway) {
+            return Err(AuthError::new(ReasonCode::JwtExpired)
+                .with_message(format!("token expired {}s ago", now - exp)));
+        }
+        if let Some(nbf) = claims.nbf.filter(|&nbf| now.saturating_add(leeway) < nbf) {
+            return Err(
+                AuthError::new(ReasonCode::JwtNotYetValid).with_message(format!(
+                    "token is valid only in {}s (check clocks)",
+                    nbf - now
+                )),
+            );
+        }
+        if let Some(iat) = claims.iat.filter(|&iat| now.saturating_add(leeway) < iat) {
+            return Err(
+                AuthError::new(ReasonCode::JwtNotYetValid).with_message(format!(
+                    "token is issued {}s in the future (check clocks)",
+                    iat - now
+                )),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl IssuerState {
+    async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
+        match &self.keys {
+            Keys::Static(keys) => keys.get(kid).cloned().ok_or_else(|| {
+                AuthError::new(ReasonCode::JwtUnknownKey)
+                    .with_detail(format!("no key with kid {kid:?}"))
+            }),
+            Keys::Remote(remote) => remote.key(kid).await,
+        }
+    }
+}
+
+/// Decodes a base64url (no padding) JSON part. `Err(None)`: not base64url.
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, Option<serde_json::Error>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| None)?;
+    serde_json::from_slice(&bytes).map_err(Some)
+}
+
+impl TokenVerifier for JwtVerifier {
+    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        Box::pin(JwtVerifier::verify(self, token))
+    }
+}
