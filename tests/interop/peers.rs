@@ -184,7 +184,12 @@ async fn spawn_ready(flavor: Flavor) -> (PeerProcess, SocketAddr) {
                 break;
             }
             if answers_http(addr, flavor) {
-                return (process, addr);
+                if listener_belongs_to(port, process.child.id()) {
+                    return (process, addr);
+                }
+                // Another test's emulator won the race for this port: ours will fail to bind.
+                last_failure = format!("port {port} was taken by another process");
+                break;
             }
             if Instant::now() > deadline {
                 panic!(
@@ -238,6 +243,30 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// Whether the socket listening on `127.0.0.1:port` is one of `pid`'s open files (Linux
+/// `/proc`). Where `/proc` cannot tell, assume it is.
+fn listener_belongs_to(port: u16, pid: u32) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return true;
+    };
+    let local = format!("0100007F:{port:04X}");
+    let inode = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl local_address rem_address st ... inode (field 9); st 0A is LISTEN.
+        (fields.len() > 9 && fields[1] == local && fields[3] == "0A").then(|| fields[9].to_owned())
+    });
+    let Some(inode) = inode else {
+        return true;
+    };
+    let socket = format!("socket:[{inode}]");
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return true;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == socket.as_str())
+    })
 }
 
 /// Whether the emulator answers a plain GET of its health page.
