@@ -6,6 +6,9 @@
 //! with that emulator's keys (by aws-sigv4, which neither emulator uses), then changed the same
 //! way and sent straight to it, without the layer (which would refuse some of them locally).
 //! A verdict is "accepted" when the answer is `200` with a `GetCallerIdentityResponse`.
+//!
+//! They agree on every row but two, where ministack is laxer than AWS and `LocalSts` follows
+//! AWS ([`ministack_expectation`]); the layer refuses both of those before any STS call.
 
 use std::fmt;
 use std::net::SocketAddr;
