@@ -7,7 +7,7 @@
 
 use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{KeyUsageType, MessageType, SigningAlgorithmSpec};
 
 use super::algorithm::JwtAlgorithm;
 use super::der::{self, KeyAlgorithm, PublicKey};
@@ -38,45 +38,38 @@ impl KmsBackend {
                 out.key_usage()
             )));
         }
-        let (algorithm, spec) = match out.key_spec() {
-            Some(KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096) => (
+        // The algorithm follows from the public key itself: KeySpec is absent from some
+        // emulators' answers (which send only the deprecated CustomerMasterKeySpec).
+        let der = out
+            .public_key()
+            .ok_or_else(|| KeyError::Kms("GetPublicKey returned no key".into()))?;
+        let (algorithm, spec, jwk) = match der::subject_public_key_info(der.as_ref()) {
+            Some(PublicKey::Rsa { n, e }) if n.len() >= 256 => (
                 JwtAlgorithm::RS256,
                 SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+                Jwk::rsa(n, e, JwtAlgorithm::RS256),
             ),
-            Some(KeySpec::EccNistP256) => (JwtAlgorithm::ES256, SigningAlgorithmSpec::EcdsaSha256),
-            other => {
+            Some(PublicKey::Ec {
+                algorithm: KeyAlgorithm::EcP256,
+                x,
+                y,
+            }) => (
+                JwtAlgorithm::ES256,
+                SigningAlgorithmSpec::EcdsaSha256,
+                Jwk::ec(x, y, JwtAlgorithm::ES256),
+            ),
+            _ => {
                 return Err(KeyError::Unsupported(format!(
-                    "KMS key spec {other:?} (use RSA_2048/3072/4096 or ECC_NIST_P256)"
+                    "KMS key spec {:?} (use RSA_2048/3072/4096 or ECC_NIST_P256)",
+                    out.key_spec()
                 )));
             }
         };
-        // An empty list means the emulator did not say; KMS itself always lists them.
-        if !out.signing_algorithms().is_empty() && !out.signing_algorithms().contains(&spec) {
+        if !out.signing_algorithms().contains(&spec) {
             return Err(KeyError::Unsupported(format!(
                 "KMS key does not offer {spec}"
             )));
         }
-        let der = out
-            .public_key()
-            .ok_or_else(|| KeyError::Kms("GetPublicKey returned no key".into()))?;
-        let jwk = match (der::subject_public_key_info(der.as_ref()), algorithm) {
-            (Some(PublicKey::Rsa { n, e }), JwtAlgorithm::RS256) if n.len() >= 256 => {
-                Jwk::rsa(n, e, algorithm)
-            }
-            (
-                Some(PublicKey::Ec {
-                    algorithm: KeyAlgorithm::EcP256,
-                    x,
-                    y,
-                }),
-                JwtAlgorithm::ES256,
-            ) => Jwk::ec(x, y, algorithm),
-            _ => {
-                return Err(KeyError::Invalid(
-                    "KMS public key does not match its key spec".into(),
-                ));
-            }
-        };
         Ok((
             Self {
                 client,

@@ -1,0 +1,182 @@
+//! Signing with AWS KMS keys, against moto's KMS: an RSA_2048 and an ECC_NIST_P256 signing key
+//! sign tokens through `Sign` with `MessageType=DIGEST`, and the tokens verify with the
+//! published JWK (made from `GetPublicKey`).
+//!
+//! moto 5.2.5 ignores `MessageType=DIGEST` (it hashes the digest again), so the server is
+//! started through `tests/jwt_support/moto_kms.py`, which makes exactly that call behave as AWS
+//! KMS documents. moto comes from the project's virtual environment (`scripts/test.sh`); these
+//! tests fail, never skip, without it.
+#![cfg(feature = "kms")]
+
+mod jwt_support;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use jwt_support::*;
+use tower_iam_auth::token::{
+    JwtAlgorithm, JwtVerifier, KeyError, KeySet, SigningKey, TrustedIssuer,
+};
+
+fn python() -> PathBuf {
+    let candidate = match std::env::var_os("IAM_AUTH_PYTHON") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
+    };
+    assert!(
+        candidate.is_file(),
+        "no Python interpreter with moto at {}: run scripts/test.sh once (it creates .venv/ \
+         from tests/interop/requirements.txt), or set IAM_AUTH_PYTHON",
+        candidate.display()
+    );
+    candidate
+}
+
+/// moto's server on a free port, stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    async fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jwt_support/moto_kms.py");
+        let child = Command::new(python())
+            .arg(launcher)
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto starts");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return moto;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("moto_server did not listen on {port} within 10 s");
+    }
+
+    fn client(&self) -> aws_sdk_kms::Client {
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_kms::Client::from_conf(config)
+    }
+
+    async fn create_key(&self, spec: KeySpec, usage: KeyUsageType) -> String {
+        self.client()
+            .create_key()
+            .key_spec(spec)
+            .key_usage(usage)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_id()
+            .to_owned()
+    }
+}
+
+/// Signs a token with the KMS key `spec` through an exchange, and verifies it with a verifier
+/// that knows only the exchange's published JWK set.
+async fn kms_signed_token_verifies(spec: KeySpec, algorithm: JwtAlgorithm) {
+    let moto = Moto::start().await;
+    let key_id = moto.create_key(spec, KeyUsageType::SignVerify).await;
+    let key = SigningKey::from_kms(moto.client(), key_id).await.unwrap();
+    assert_eq!(key.algorithm(), algorithm);
+    assert!(format!("{key:?}").contains("kms"), "{key:?}");
+
+    let served = ServedExchange::start(KeySet::new(key)).await;
+    let token = served.exchange_proof().await;
+    let header = token.split('.').next().unwrap();
+    assert!(
+        String::from_utf8(base64_url(header))
+            .unwrap()
+            .contains(&format!("\"alg\":\"{algorithm}\""))
+    );
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(&served.base).keys(served.exchange.keys().jwks()))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    let principal = verifier.verify(&token).await.unwrap();
+    assert_eq!(principal.arn(), ROLE_ARN);
+}
+
+#[tokio::test]
+async fn kms_rsa_2048_key_signs_rs256_tokens() {
+    kms_signed_token_verifies(KeySpec::Rsa2048, JwtAlgorithm::RS256).await;
+}
+
+#[tokio::test]
+async fn kms_ecc_nist_p256_key_signs_es256_tokens() {
+    kms_signed_token_verifies(KeySpec::EccNistP256, JwtAlgorithm::ES256).await;
+}
+
+#[tokio::test]
+async fn kms_encryption_key_is_refused() {
+    let moto = Moto::start().await;
+    let key_id = moto
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .await;
+    let error = SigningKey::from_kms(moto.client(), key_id)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, KeyError::Unsupported(_)), "{error}");
+}
+
+#[tokio::test]
+async fn kms_outage_makes_the_exchange_answer_503() {
+    let moto = Moto::start().await;
+    let key_id = moto
+        .create_key(KeySpec::Rsa2048, KeyUsageType::SignVerify)
+        .await;
+    let key = SigningKey::from_kms(moto.client(), key_id).await.unwrap();
+    let served = ServedExchange::start(KeySet::new(key)).await;
+    drop(moto);
+    let proof = served.signer.token().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/token", served.base))
+        .bearer_auth(proof.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+}
+
+fn base64_url(part: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap()
+}

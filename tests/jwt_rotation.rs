@@ -1,0 +1,167 @@
+//! Key rotation: tokens of the previous key keep verifying while it is published, and a
+//! verifier with a cached JWK set picks up a new key the first time it sees its `kid`.
+#![cfg(feature = "jwt")]
+
+mod jwt_support;
+
+use jwt_support::*;
+use tower_iam_auth::token::{JwtAlgorithm, JwtVerifier, KeySet, SigningKey, TrustedIssuer};
+
+fn key(kid: &str) -> SigningKey {
+    SigningKey::generate(JwtAlgorithm::RS256)
+        .unwrap()
+        .with_kid(kid)
+}
+
+fn remote_verifier(served: &ServedExchange) -> JwtVerifier {
+    JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(&served.base))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tokens_of_the_previous_key_verify_while_it_is_published() {
+    let served = ServedExchange::start(KeySet::new(key("2026-01"))).await;
+    let old_token = served.exchange_proof().await;
+
+    served.exchange.keys().rotate(key("2026-02")).unwrap();
+    let new_token = served.exchange_proof().await;
+    assert_eq!(served.exchange.keys().active_kid(), "2026-02");
+    assert_eq!(
+        served.exchange.keys().published_kids(),
+        ["2026-01", "2026-02"]
+    );
+
+    // A verifier that never saw the old key set.
+    let verifier = remote_verifier(&served);
+    assert_eq!(verifier.verify(&old_token).await.unwrap().arn(), ROLE_ARN);
+    assert_eq!(verifier.verify(&new_token).await.unwrap().arn(), ROLE_ARN);
+}
+
+#[tokio::test]
+async fn a_published_key_does_not_sign_before_it_is_activated() {
+    let served = ServedExchange::start(KeySet::new(key("current"))).await;
+    served.exchange.keys().publish(key("next")).unwrap();
+    let verifier = remote_verifier(&served);
+    let token = served.exchange_proof().await;
+    assert_eq!(verifier.verify(&token).await.unwrap().arn(), ROLE_ARN);
+    let header = token.split('.').next().unwrap();
+    assert!(
+        String::from_utf8(base64_url(header))
+            .unwrap()
+            .contains("\"kid\":\"current\""),
+        "signed by the active key"
+    );
+    // Published first, so a verifier that fetched now already has it for later.
+    served.exchange.keys().activate("next").unwrap();
+    let next_token = served.exchange_proof().await;
+    assert_eq!(verifier.verify(&next_token).await.unwrap().arn(), ROLE_ARN);
+    assert_eq!(
+        served.jwks_fetches(),
+        1,
+        "the new key was in the cached set already"
+    );
+}
+
+#[tokio::test]
+async fn a_cached_verifier_picks_up_a_new_kid_on_first_sight() {
+    let served = ServedExchange::start(KeySet::new(key("2026-01"))).await;
+    let verifier = remote_verifier(&served);
+    verifier
+        .verify(&served.exchange_proof().await)
+        .await
+        .unwrap();
+    assert_eq!(served.jwks_fetches(), 1);
+    // Cached for its max-age (300 s): a second token costs no fetch.
+    verifier
+        .verify(&served.exchange_proof().await)
+        .await
+        .unwrap();
+    assert_eq!(served.jwks_fetches(), 1);
+
+    served.exchange.keys().rotate(key("2026-02")).unwrap();
+    let rotated = served.exchange_proof().await;
+    assert_eq!(verifier.verify(&rotated).await.unwrap().arn(), ROLE_ARN);
+    assert_eq!(served.jwks_fetches(), 2, "one refresh, no restart");
+}
+
+#[tokio::test]
+async fn concurrent_lookups_of_a_new_kid_share_one_fetch() {
+    let old = TestKey::rsa();
+    let new = TestKey::rsa();
+    let jwks = JwksServer::start(vec![old.jwk("old")]).await;
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    verifier
+        .verify(&token(&old, "RS256", "old", &valid_claims()))
+        .await
+        .unwrap();
+    jwks.set_keys(vec![old.jwk("old"), new.jwk("new")]);
+
+    let token = token(&new, "RS256", "new", &valid_claims());
+    let lookups = (0..16).map(|_| {
+        let verifier = verifier.clone();
+        let token = token.clone();
+        tokio::spawn(async move { verifier.verify(&token).await.map(|p| p.arn().to_owned()) })
+    });
+    for lookup in lookups {
+        assert_eq!(lookup.await.unwrap().unwrap(), ROLE_ARN);
+    }
+    assert_eq!(jwks.fetches(), 2, "one fetch for all sixteen");
+}
+
+#[tokio::test]
+async fn known_keys_keep_verifying_while_the_jwks_is_down() {
+    let key = TestKey::rsa();
+    let jwks = JwksServer::start(vec![key.jwk("k")]).await;
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    let token = token(&key, "RS256", "k", &valid_claims());
+    verifier.verify(&token).await.unwrap();
+    jwks.set_keys(vec![]);
+    // The set is cached: the issuer's answer does not matter until it is stale.
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(jwks.fetches(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_is_unavailable_not_unauthorized() {
+    let key = TestKey::rsa();
+    // Nothing listens on this port once the listener is dropped.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let verifier = JwtVerifier::builder()
+        .issuer(
+            TrustedIssuer::exchange(ISSUER).jwks_url(format!("http://127.0.0.1:{port}/jwks.json")),
+        )
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    let error = verifier
+        .verify(&token(&key, "RS256", "k", &valid_claims()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.reason(),
+        tower_iam_auth::error::ReasonCode::JwksUnavailable
+    );
+    assert_eq!(error.status(), 503);
+}
+
+fn base64_url(part: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap()
+}
