@@ -130,6 +130,158 @@ fn benches(c: &mut Criterion) {
         b.iter(|| rules.validate(std::hint::black_box(&token), now).unwrap())
     });
     group.finish();
+
+    #[cfg(feature = "jwt")]
+    jwt::benches(c, &rt, &sts, &authorization);
+}
+
+/// JWT mode: `jwt/verify_*` (the verify path `IamAuthLayer` runs for a JWT, static keys),
+/// `jwt/decode_raw_rs256` (a bare `jsonwebtoken::decode` with a prepared key: the floor), and
+/// `server/jwt_hit` (the router of `protected`, verifying a JWT instead of a cached proof).
+#[cfg(feature = "jwt")]
+mod jwt {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tower_iam_auth::token::{
+        JwtAlgorithm, JwtVerifier, KeySet, SigningKey, TokenExchange, TrustedIssuer,
+    };
+
+    const ISSUER: &str = "https://auth.bench.example";
+
+    /// A token signed by each of an RS256, an ES256 and an EdDSA key, issued by a
+    /// `TokenExchange` for the bench's proof.
+    fn tokens(
+        rt: &tokio::runtime::Runtime,
+        sts: &LocalSts,
+        authorization: &str,
+    ) -> (KeySet, Vec<(JwtAlgorithm, String)>) {
+        let keys = KeySet::new(
+            SigningKey::generate(JwtAlgorithm::RS256)
+                .unwrap()
+                .with_kid("rs256"),
+        );
+        for (alg, kid) in [
+            (JwtAlgorithm::ES256, "es256"),
+            (JwtAlgorithm::EdDSA, "eddsa"),
+        ] {
+            keys.publish(SigningKey::generate(alg).unwrap().with_kid(kid))
+                .unwrap();
+        }
+        let proofs = IamAuthLayer::new(
+            IamAuthConfig::builder()
+                .audience(AUDIENCE)
+                .dangerous_sts_connect_to(sts.connect_to())
+                .build()
+                .unwrap(),
+        );
+        let exchange = TokenExchange::builder(proofs)
+            .issuer(ISSUER)
+            .keys(keys.clone())
+            .default_audience(AUDIENCE)
+            .build()
+            .unwrap();
+        let tokens = [
+            (JwtAlgorithm::RS256, "rs256"),
+            (JwtAlgorithm::ES256, "es256"),
+            (JwtAlgorithm::EdDSA, "eddsa"),
+        ]
+        .into_iter()
+        .map(|(alg, kid)| {
+            keys.activate(kid).unwrap();
+            let request = Request::post("/token")
+                .header("authorization", authorization)
+                .body(Body::empty())
+                .unwrap();
+            let body = rt.block_on(async {
+                let response = exchange.router().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                response.into_body().collect().await.unwrap().to_bytes()
+            });
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            (alg, body["access_token"].as_str().unwrap().to_owned())
+        })
+        .collect();
+        (keys, tokens)
+    }
+
+    pub(super) fn benches(
+        c: &mut Criterion,
+        rt: &tokio::runtime::Runtime,
+        sts: &LocalSts,
+        authorization: &str,
+    ) {
+        let (keys, tokens) = tokens(rt, sts, authorization);
+        let verifier = JwtVerifier::builder()
+            .issuer(TrustedIssuer::exchange(ISSUER).keys(keys.jwks()))
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        for (_, token) in &tokens {
+            rt.block_on(verifier.verify(token)).unwrap();
+        }
+
+        let mut group = c.benchmark_group("jwt");
+        for (alg, token) in &tokens {
+            let name = format!("verify_{}", alg.as_str().to_ascii_lowercase());
+            group.bench_function(name, |b| {
+                b.to_async(rt)
+                    .iter(|| verifier.verify(std::hint::black_box(token)))
+            });
+        }
+        // The floor: jsonwebtoken alone on the same RS256 token, its key prepared once.
+        #[derive(serde::Deserialize)]
+        struct Claims {
+            #[allow(dead_code)]
+            sub: String,
+        }
+        let jwk = serde_json::to_value(keys.jwks().find("rs256").unwrap()).unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        let rs256 = &tokens[0].1;
+        jsonwebtoken::decode::<Claims>(rs256, &key, &validation).unwrap();
+        group.bench_function("decode_raw_rs256", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<Claims>(std::hint::black_box(rs256), &key, &validation)
+                    .unwrap()
+            })
+        });
+        group.finish();
+
+        // Built like `protected`, verifying the RS256 JWT instead of a cached proof.
+        let config = IamAuthConfig::builder()
+            .audience(AUDIENCE)
+            .token_verifier(verifier.clone())
+            .accept_proofs(false)
+            .build()
+            .unwrap();
+        let jwt_protected: Router = Router::new()
+            .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
+            .layer(IamAuthLayer::new(config));
+        let jwt_authorization = format!("Bearer {rs256}");
+        let status = rt.block_on(async {
+            jwt_protected
+                .clone()
+                .oneshot(request(Some(&jwt_authorization)))
+                .await
+                .unwrap()
+                .status()
+        });
+        assert_eq!(status, StatusCode::OK);
+        let mut group = c.benchmark_group("server");
+        group.bench_function("jwt_hit", |b| {
+            b.to_async(rt).iter(|| async {
+                jwt_protected
+                    .clone()
+                    .oneshot(request(Some(&jwt_authorization)))
+                    .await
+                    .unwrap()
+            })
+        });
+        group.finish();
+    }
 }
 
 criterion_group! {
