@@ -171,9 +171,16 @@ pub fn normalize(raw_arn: &str, user_id: &str) -> Result<NormalizedIdentity, Arn
         ("iam", Some(("user", path_and_name))) => {
             // A user ARN keeps its path: `user/division/team/name`.
             let name = path_and_name.rsplit('/').next().unwrap_or_default();
-            for segment in path_and_name.split('/') {
-                check_name(segment)?;
+            // Path segments may use any printable ASCII but '/' (IAM's path pattern); the name
+            // itself follows the name rule.
+            let path = &path_and_name[..path_and_name.len() - name.len()];
+            let path_ok = path
+                .split('/')
+                .all(|seg| seg.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+            if !path_ok || path.len() > 512 {
+                return Err(ArnError::BadName);
             }
+            check_name(name)?;
             check_unique_id(user_id)?;
             Ok(identity(
                 raw_arn.to_owned(),
@@ -209,12 +216,10 @@ fn check_name(name: &str) -> Result<(), ArnError> {
     if ok { Ok(()) } else { Err(ArnError::BadName) }
 }
 
-/// Unique ids (`AROA…`, `AIDA…`) are upper-case letters and digits.
+/// Unique ids (`AROA…`, `AIDA…`) are letters and digits (upper-case at AWS; moto uses
+/// lower-case for users).
 fn check_unique_id(id: &str) -> Result<(), ArnError> {
-    let ok = (4..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let ok = (4..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -271,6 +276,21 @@ mod tests {
         assert_eq!(id.name, "alice");
         assert_eq!(id.session_name, None);
         assert_eq!(id.partition, "aws-cn");
+    }
+
+    #[test]
+    fn user_paths_may_hold_any_printable_character() {
+        let id = normalize(
+            "arn:aws:iam::123456789012:user/a!b~c/alice",
+            "AIDAEXAMPLE123",
+        )
+        .unwrap();
+        assert_eq!(id.name, "alice");
+        assert_eq!(id.arn, "arn:aws:iam::123456789012:user/a!b~c/alice");
+        assert_eq!(
+            normalize("arn:aws:iam::123456789012:user/a b/alice", "AIDAEXAMPLE123"),
+            Err(ArnError::BadName)
+        );
     }
 
     #[test]

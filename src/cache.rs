@@ -29,7 +29,8 @@ type Hasher = foldhash::fast::RandomState;
 /// Cache sizing and lifetimes.
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
-    /// The most verified tokens kept. Default 10 000.
+    /// The most verified tokens kept, counting a token of more than 2 KiB as one per started
+    /// 2 KiB. Default 10 000 (about 20 MiB of keys at most).
     pub max_entries: u64,
     /// The longest an entry lives, whatever its signature window. Default 15 minutes.
     pub max_ttl: Duration,
@@ -95,6 +96,12 @@ impl HasExpiry for Rejected {
     }
 }
 
+fn weight(key: &[u8]) -> u32 {
+    u32::try_from(key.len().div_ceil(2048))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
 /// What a lookup found.
 #[derive(Debug)]
 pub enum Lookup {
@@ -127,12 +134,16 @@ impl std::fmt::Debug for ProofCache {
 impl ProofCache {
     /// An empty cache reading time from `clock`.
     pub fn new(config: CacheConfig, clock: SharedClock) -> Self {
+        // An entry weighs one unit per started 2 KiB of key, so that large keys (Vault login
+        // bodies) cannot multiply the memory bound.
         let verified = Cache::builder()
             .max_capacity(config.max_entries)
+            .weigher(|key: &Box<[u8]>, _| weight(key))
             .expire_after(UntilWindowCloses)
             .build_with_hasher(Hasher::default());
         let rejected = Cache::builder()
             .max_capacity((config.max_entries / 4).max(16))
+            .weigher(|key: &Box<[u8]>, _| weight(key))
             .expire_after(UntilWindowCloses)
             .build_with_hasher(Hasher::default());
         Self {
@@ -178,7 +189,10 @@ impl ProofCache {
         F: Future<Output = Result<IamPrincipal, AuthError>>,
     {
         let now = self.clock.now();
-        let expires_at = window_closes_at.min(now + self.config.max_ttl);
+        let expires_at = window_closes_at.min(
+            now.checked_add(self.config.max_ttl)
+                .unwrap_or(window_closes_at),
+        );
         let result = self
             .verified
             .try_get_with(Box::from(token), async move {
@@ -194,7 +208,10 @@ impl ProofCache {
                 let error = AuthError::clone(&error);
                 if error.reason() == ReasonCode::StsRejected && !self.config.negative_ttl.is_zero()
                 {
-                    let expires_at = window_closes_at.min(now + self.config.negative_ttl);
+                    let expires_at = window_closes_at.min(
+                        now.checked_add(self.config.negative_ttl)
+                            .unwrap_or(window_closes_at),
+                    );
                     let entry = Rejected {
                         error: error.clone(),
                         expires_at,

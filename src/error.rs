@@ -47,7 +47,7 @@ reason_codes! {
     /// No `Authorization` header.
     TokenMissing => "token.missing", UNAUTHORIZED, "no bearer token";
     /// The `Authorization` header is not `Bearer <token>` with a visible-ASCII token.
-    TokenMalformed => "token.malformed", UNAUTHORIZED, "authorization header is not a bearer token";
+    TokenMalformed => "token.malformed", BAD_REQUEST, "authorization header is not a bearer token";
     /// The token's prefix names a format this server does not accept.
     ProofFormatNotAccepted => "proof.format_not_accepted", UNAUTHORIZED, "token format not accepted";
     /// The raw token is larger than the configured cap.
@@ -197,7 +197,22 @@ impl AuthError {
 
     /// Adds detail for the logs (not sent to the client).
     pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
-        self.detail = detail.into();
+        let detail = detail.into();
+        // Details can quote attacker-chosen text (a header name, a JSON error): no control
+        // characters (no forged log lines) and a bounded length.
+        self.detail = if detail.len() <= 200 && !detail.chars().any(char::is_control) {
+            detail
+        } else {
+            let mut clean: String = detail
+                .chars()
+                .take(200)
+                .flat_map(char::escape_default)
+                .collect();
+            if detail.chars().count() > 200 {
+                clean.push('…');
+            }
+            Cow::Owned(clean)
+        };
         self
     }
 
@@ -236,6 +251,7 @@ impl AuthError {
     pub fn bearer_error(&self) -> Option<&'static str> {
         match self.reason {
             ReasonCode::TokenMissing => None,
+            r if r.status() == StatusCode::BAD_REQUEST => Some("invalid_request"),
             r if r.status() == StatusCode::FORBIDDEN => Some("insufficient_scope"),
             r if r.status() == StatusCode::UNAUTHORIZED => Some("invalid_token"),
             _ => None,
@@ -266,7 +282,10 @@ impl AuthError {
             HeaderValue::from_static("application/json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        if matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
+        ) {
             let challenge = match self.bearer_error() {
                 Some(code) => format!(
                     "Bearer error=\"{code}\", error_description=\"{}\"",
@@ -339,6 +358,25 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
         assert_eq!(body["reason"], "proof.expired");
         assert_eq!(body["error"], "invalid_token");
+    }
+
+    #[test]
+    fn malformed_header_is_a_400_invalid_request() {
+        let response = AuthError::new(ReasonCode::TokenMalformed).to_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_request\", error_description=\"token.malformed\""
+        );
+    }
+
+    #[test]
+    fn details_cannot_forge_log_lines() {
+        let error =
+            AuthError::new(ReasonCode::ProofVaultBody).with_detail("x\n2026 INFO forged line");
+        assert!(!error.detail().contains('\n'), "{}", error.detail());
+        let long = AuthError::new(ReasonCode::ProofVaultBody).with_detail("a".repeat(5000));
+        assert!(long.detail().len() < 300);
     }
 
     #[test]

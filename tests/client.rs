@@ -11,7 +11,13 @@ use tower_iam_auth::client::{ProofSigner, SignerConfigError};
 use tower_iam_auth::proof::ProofFormat;
 
 fn credentials(expiry: Option<SystemTime>) -> Credentials {
-    Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None, expiry, "test")
+    Credentials::new(
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        None,
+        expiry,
+        "test",
+    )
 }
 
 #[tokio::test]
@@ -26,10 +32,18 @@ async fn token_is_reused_until_the_refresh_margin_then_resigned() {
 
     let first = signer.token().await.unwrap();
     clock.advance(Duration::from_secs(599));
-    assert_eq!(signer.token().await.unwrap().as_str(), first.as_str(), "reused inside 15 min - 5 min");
+    assert_eq!(
+        signer.token().await.unwrap().as_str(),
+        first.as_str(),
+        "reused inside 15 min - 5 min"
+    );
     clock.advance(Duration::from_secs(1));
     let second = signer.token().await.unwrap();
-    assert_ne!(second.as_str(), first.as_str(), "re-signed once only the margin was left");
+    assert_ne!(
+        second.as_str(),
+        first.as_str(),
+        "re-signed once only the margin was left"
+    );
     assert!(second.signed_at() > first.signed_at());
 }
 
@@ -44,8 +58,14 @@ async fn token_is_not_reused_past_the_credentials_expiry() {
         .build()
         .unwrap();
     let token = signer.token().await.unwrap();
-    let reuse = token.reuse_until().duration_since(token.signed_at()).unwrap();
-    assert!(reuse <= Duration::from_secs(100), "reused for {reuse:?} with credentials expiring in 400s");
+    let reuse = token
+        .reuse_until()
+        .duration_since(token.signed_at())
+        .unwrap();
+    assert!(
+        reuse <= Duration::from_secs(100),
+        "reused for {reuse:?} with credentials expiring in 400s"
+    );
 }
 
 #[tokio::test]
@@ -57,17 +77,30 @@ async fn concurrent_callers_share_one_signing() {
         tasks.spawn(async move { signer.token().await.unwrap().as_str().to_owned() });
     }
     let tokens = tasks.join_all().await;
-    assert!(tokens.windows(2).all(|w| w[0] == w[1]), "every caller got the same token");
+    assert!(
+        tokens.windows(2).all(|w| w[0] == w[1]),
+        "every caller got the same token"
+    );
 }
 
 #[tokio::test]
 async fn native_token_names_the_regional_endpoint_and_signs_the_audience() {
-    let signer = ProofSigner::builder(credentials(None)).audience(AUDIENCE).region("eu-west-1").build().unwrap();
+    let signer = ProofSigner::builder(credentials(None))
+        .audience(AUDIENCE)
+        .region("eu-west-1")
+        .build()
+        .unwrap();
     let url = url_of(signer.token().await.unwrap().as_str());
-    assert!(url.starts_with("https://sts.eu-west-1.amazonaws.com/?"), "{url}");
+    assert!(
+        url.starts_with("https://sts.eu-west-1.amazonaws.com/?"),
+        "{url}"
+    );
     assert_eq!(param(&url, "X-Amz-SignedHeaders"), "host%3Bx-iam-audience");
     assert_eq!(param(&url, "X-Amz-Expires"), "900");
-    assert!(!url.contains(AUDIENCE), "the audience value is not in the token");
+    assert!(
+        !url.contains(AUDIENCE),
+        "the audience value is not in the token"
+    );
 }
 
 #[tokio::test]
@@ -75,7 +108,10 @@ async fn eks_token_signs_x_k8s_aws_id() {
     let signer = signer_for(credentials(None), "my-cluster", ProofFormat::K8sAwsV1);
     let token = signer.token().await.unwrap();
     assert!(token.as_str().starts_with("k8s-aws-v1."));
-    assert_eq!(param(&url_of(token.as_str()), "X-Amz-SignedHeaders"), "host%3Bx-k8s-aws-id");
+    assert_eq!(
+        param(&url_of(token.as_str()), "X-Amz-SignedHeaders"),
+        "host%3Bx-k8s-aws-id"
+    );
 }
 
 #[tokio::test]
@@ -90,15 +126,29 @@ async fn debug_output_never_shows_the_token() {
 #[test]
 fn builder_checks_its_settings() {
     let base = || ProofSigner::builder(credentials(None)).audience(AUDIENCE);
-    assert!(matches!(ProofSigner::builder(credentials(None)).build(), Err(SignerConfigError::MissingAudience)));
-    assert!(matches!(base().region("xx-nowhere-1").build(), Err(SignerConfigError::UnknownRegion(_))));
-    assert!(matches!(base().expires_in(Duration::from_secs(901)).build(), Err(SignerConfigError::Validity)));
     assert!(matches!(
-        base().expires_in(Duration::from_secs(60)).refresh_margin(Duration::from_secs(60)).build(),
+        ProofSigner::builder(credentials(None)).build(),
+        Err(SignerConfigError::MissingAudience)
+    ));
+    assert!(matches!(
+        base().region("xx-nowhere-1").build(),
+        Err(SignerConfigError::UnknownRegion(_))
+    ));
+    assert!(matches!(
+        base().expires_in(Duration::from_secs(901)).build(),
         Err(SignerConfigError::Validity)
     ));
     assert!(matches!(
-        ProofSigner::builder(credentials(None)).audience("two words").build(),
+        base()
+            .expires_in(Duration::from_secs(60))
+            .refresh_margin(Duration::from_secs(60))
+            .build(),
+        Err(SignerConfigError::Validity)
+    ));
+    assert!(matches!(
+        ProofSigner::builder(credentials(None))
+            .audience("two words")
+            .build(),
         Err(SignerConfigError::InvalidAudience)
     ));
 }

@@ -83,3 +83,47 @@ fn zero_timeouts_are_refused() {
         .build();
     assert!(matches!(result, Err(ConfigError::Zero("sts_timeout"))));
 }
+
+#[test]
+fn durations_beyond_their_maximum_are_refused() {
+    let base = || IamAuthConfig::builder().audience("a");
+    assert!(matches!(
+        base().cache_max_ttl(Duration::MAX).build(),
+        Err(ConfigError::TooLong("cache_max_ttl", _))
+    ));
+    assert!(matches!(
+        base().negative_cache_ttl(Duration::from_secs(3600)).build(),
+        Err(ConfigError::TooLong("negative_cache_ttl", _))
+    ));
+    assert!(matches!(
+        base().sts_timeout(Duration::MAX).build(),
+        Err(ConfigError::TooLong("sts_timeout", _))
+    ));
+}
+
+#[test]
+fn vault_audience_header_cannot_be_a_header_with_another_meaning() {
+    for reserved in [
+        "Authorization",
+        "X-Amz-Date",
+        "Host",
+        "Content-Type",
+        "User-Agent",
+    ] {
+        let result = IamAuthConfig::builder()
+            .audience("a")
+            .vault_audience_header(reserved)
+            .build();
+        assert!(
+            matches!(result, Err(ConfigError::InvalidHeaderName(_))),
+            "{reserved}"
+        );
+    }
+    assert!(
+        IamAuthConfig::builder()
+            .audience("a")
+            .vault_audience_header("X-APP-ID")
+            .build()
+            .is_ok()
+    );
+}

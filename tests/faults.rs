@@ -242,7 +242,8 @@ async fn root_principal_is_refused_unless_enabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sts_calls_are_bounded() {
     let h = harness_with(|b| b.sts_max_concurrent_calls(1)).await;
-    h.sts.set_fault(Some(Fault::Latency(Duration::from_millis(300))));
+    h.sts
+        .set_fault(Some(Fault::Latency(Duration::from_millis(300))));
     let first = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
     let second = token_for(h.sts.create_user(ACCOUNT, "bob")).await;
 
@@ -251,5 +252,8 @@ async fn concurrent_sts_calls_are_bounded() {
     let elapsed = started.elapsed();
 
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
-    assert!(elapsed >= Duration::from_millis(600), "two 300 ms calls overlapped with a limit of one: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(600),
+        "two 300 ms calls overlapped with a limit of one: {elapsed:?}"
+    );
 }

@@ -388,6 +388,31 @@ async fn rejects_non_bearer_authorization() {
         .unwrap();
     let answer = call_request(&h.app, request).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.reason(), "token.missing");
+    assert_eq!(answer.headers["www-authenticate"], "Bearer");
+    assert_eq!(h.sts.calls(), 0);
+}
+
+#[tokio::test]
+async fn rejects_two_authorization_headers() {
+    let h = harness().await;
+    let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
+    let request = http::Request::get("/whoami")
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", "Bearer other")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let answer = call_request(&h.app, request).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.reason(), "token.malformed");
+    assert_eq!(h.sts.calls(), 0);
+}
+
+#[tokio::test]
+async fn rejects_token_with_characters_outside_b64token() {
+    let h = harness().await;
+    let answer = call(&h.app, Some("iam-v1.abc!def")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.reason(), "token.malformed");
     assert_eq!(h.sts.calls(), 0);
 }

@@ -30,15 +30,81 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-#[tokio::test]
-async fn no_secret_material_reaches_the_logs() {
+/// Captures every event at every level on this thread until the guard drops.
+fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .with_writer(captured.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (
+        captured.clone(),
+        tracing::subscriber::set_default(subscriber),
+    )
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn assert_absent(logs: &str, secrets: Vec<(&str, String)>) {
+    for (what, secret) in secrets {
+        let leaks: Vec<&str> = logs.lines().filter(|line| line.contains(&secret)).collect();
+        assert!(
+            leaks.is_empty(),
+            "{what} appears in the logs:\n{}",
+            leaks.join("\n")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_sts_does_not_log_the_proof() {
+    let (captured, _guard) = capture();
+    // A port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let h = harness_with(|b| {
+        b.dangerous_sts_connect_to(closed.to_string())
+            .sts_retry(false)
+    })
+    .await;
+    let role = h.sts.assume_role(ACCOUNT, "deployer", "ci");
+    let token = token_for(role.clone()).await;
+
+    let answer = call(&h.app, Some(&token)).await;
+    assert_eq!(answer.reason(), "sts.unavailable");
+
+    let logs = captured.text();
+    assert!(
+        logs.contains("sts.unavailable"),
+        "the refusal was not logged:\n{logs}"
+    );
+    assert_absent(
+        &logs,
+        vec![
+            ("token", token.clone()),
+            // Any part of the presigned query, not only the secret parts: even a truncated
+            // URL in a log line is a sign the proof itself is being logged.
+            ("the presigned query", "X-Amz-Credential=".to_owned()),
+            ("signature", param(&url_of(&token), "X-Amz-Signature")),
+            (
+                "session token, URL-encoded",
+                param(&url_of(&token), "X-Amz-Security-Token"),
+            ),
+            ("session token", role.session_token().unwrap().to_owned()),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn no_secret_material_reaches_the_logs() {
+    let (captured, _guard) = capture();
 
     let h = harness().await;
     let user = h.sts.create_user(ACCOUNT, "alice");
@@ -67,7 +133,7 @@ async fn no_secret_material_reaches_the_logs() {
         "proof.expired"
     );
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("proof verified by STS"),
         "the capture saw nothing:\n{logs}"
@@ -100,12 +166,5 @@ async fn no_secret_material_reaches_the_logs() {
     ];
     // A fragment of the session token long enough to be unique.
     secrets.push(("session token prefix", session_token[..24].to_owned()));
-    for (what, secret) in secrets {
-        let leaks: Vec<&str> = logs.lines().filter(|line| line.contains(&secret)).collect();
-        assert!(
-            leaks.is_empty(),
-            "{what} appears in the logs:\n{}",
-            leaks.join("\n")
-        );
-    }
+    assert_absent(&logs, secrets);
 }

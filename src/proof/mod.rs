@@ -35,6 +35,7 @@ use crate::sts::{StsEndpoint, StsEndpointTable};
 pub(crate) use sigv4::{format_amz_date, parse_amz_date};
 pub use token::{ProofFormat, UnknownFormat, encode_token};
 pub use vault::VAULT_AUDIENCE_HEADER;
+pub(crate) use vault::is_reserved_vault_header;
 
 /// The longest signature window STS honours, and so the largest allowed maximum age.
 pub const MAX_PROOF_AGE: Duration = Duration::from_secs(15 * 60);

@@ -41,13 +41,56 @@ const ALLOWED_HEADERS: [&str; 8] = [
     "x-amz-security-token",
 ];
 
+/// SHA-256 of [`GET_CALLER_IDENTITY_BODY`], the only valid `X-Amz-Content-Sha256`.
+const BODY_SHA256: &str = "ab821ae955788b0e33ebd34c208442ccfc2d406e2edc5e7a39bd6458fbb4f843";
+
+/// Whether `name` (lower-case) already has a meaning in a Vault login, and so cannot be the
+/// audience header.
+pub(crate) fn is_reserved_vault_header(name: &str) -> bool {
+    ALLOWED_HEADERS.contains(&name)
+}
+
+/// `iam_request_headers`: base64 of a JSON object, or a JSON object.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HeadersField {
+    Encoded(String),
+    Object(HeaderPairs),
+}
+
+/// A JSON object read as its list of pairs, so that a repeated key is seen, not silently merged.
+struct HeaderPairs(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for HeaderPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = HeaderPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of headers")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<HeaderPairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry::<String, Value>()? {
+                    pairs.push(pair);
+                }
+                Ok(HeaderPairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Pairs)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     iam_http_request_method: String,
     iam_request_url: String,
     iam_request_body: String,
-    iam_request_headers: Value,
+    iam_request_headers: HeadersField,
     /// The Vault role to log in as; carried by Vault clients, not used here.
     #[serde(default)]
     #[allow(dead_code)]
@@ -69,8 +112,14 @@ impl ProofRules {
             return Err(AuthError::new(ReasonCode::ProofTooLarge)
                 .with_detail(format!("{} bytes > {cap}", body.len())));
         }
-        let login: LoginBody = serde_json::from_slice(body)
-            .map_err(|e| AuthError::new(ReasonCode::ProofVaultBody).with_detail(e.to_string()))?;
+        let login: LoginBody = serde_json::from_slice(body).map_err(|e| {
+            // serde's message can quote attacker-chosen field names: keep only the position.
+            AuthError::new(ReasonCode::ProofVaultBody).with_detail(format!(
+                "not a Vault IAM login object (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
 
         if login.iam_http_request_method != "POST" {
             return Err(AuthError::new(ReasonCode::ProofMethod)
@@ -122,6 +171,10 @@ impl ProofRules {
                 );
             }
         }
+        if get("x-amz-content-sha256").is_some_and(|digest| digest != BODY_SHA256) {
+            return Err(AuthError::new(ReasonCode::ProofBody)
+                .with_detail("X-Amz-Content-Sha256 is not the body's"));
+        }
         let authorization = get("authorization").ok_or_else(|| {
             AuthError::new(ReasonCode::ProofParamMissing).with_detail("Authorization header")
         })?;
@@ -132,7 +185,11 @@ impl ProofRules {
 
         // Signed headers must be among those present (host is always sent), so the replay can
         // carry every one of them.
-        let mut replayed: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        let mut replayed: Vec<&str> = headers
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| *n != "authorization")
+            .collect();
         if !replayed.contains(&"host") {
             replayed.push("host");
         }
@@ -217,22 +274,24 @@ fn decode_text(field: &str, name: &'static str) -> Result<String, AuthError> {
 /// Reads `iam_request_headers`: base64 of a JSON object, or a JSON object. Names are matched
 /// case-insensitively and may appear once; values are strings or one-element string lists.
 fn parse_headers(
-    field: &Value,
+    field: &HeadersField,
     audience_header: &HeaderName,
 ) -> Result<Vec<(String, String)>, AuthError> {
     let bad = |why: String| AuthError::new(ReasonCode::ProofVaultHeaders).with_detail(why);
     let decoded;
     let object = match field {
-        Value::Object(map) => map,
-        Value::String(encoded) => {
+        HeadersField::Object(pairs) => &pairs.0,
+        HeadersField::Encoded(encoded) => {
             let text = decode_text(encoded, "iam_request_headers")?;
-            decoded =
-                serde_json::from_str::<Value>(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
-            decoded
-                .as_object()
-                .ok_or_else(|| bad("not a JSON object".into()))?
+            decoded = serde_json::from_str::<HeaderPairs>(&text).map_err(|e| {
+                bad(format!(
+                    "not a JSON object (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            &decoded.0
         }
-        _ => return Err(bad("neither a JSON object nor base64 of one".into())),
     };
     let mut headers: Vec<(String, String)> = Vec::with_capacity(object.len());
     for (name, value) in object {

@@ -46,7 +46,12 @@ pub enum ConfigError {
     /// A timeout or limit is zero.
     #[error("{0} must not be zero")]
     Zero(&'static str),
-    /// The Vault audience header name is not a valid header name.
+    /// A duration is above its maximum.
+    #[error("{0} must be at most {1:?}")]
+    TooLong(&'static str, Duration),
+    /// The Vault audience header name is not a valid header name, or names a header with
+    /// another meaning in the signed request.
+
     #[error("not a valid header name: {0:?}")]
     InvalidHeaderName(String),
     /// The connect-to address is not `host:port`.
@@ -312,6 +317,15 @@ impl IamAuthConfigBuilder {
         if self.max_clock_skew > MAX_PROOF_AGE {
             return Err(ConfigError::ClockSkew(self.max_clock_skew));
         }
+        if self.cache.max_ttl > MAX_PROOF_AGE {
+            return Err(ConfigError::TooLong("cache_max_ttl", MAX_PROOF_AGE));
+        }
+        if self.cache.negative_ttl > Duration::from_secs(300) {
+            return Err(ConfigError::TooLong(
+                "negative_cache_ttl",
+                Duration::from_secs(300),
+            ));
+        }
         for (name, zero) in [
             ("max_token_bytes", self.max_token_bytes == 0),
             ("cache_max_entries", self.cache.max_entries == 0),
@@ -327,6 +341,9 @@ impl IamAuthConfigBuilder {
                 return Err(ConfigError::Zero(name));
             }
         }
+        if self.sts.timeout > Duration::from_secs(60) {
+            return Err(ConfigError::TooLong("sts_timeout", Duration::from_secs(60)));
+        }
         if let Some(addr) = &self.sts.dangerous_connect_to {
             let valid = addr.rsplit_once(':').is_some_and(|(host, port)| {
                 !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok()
@@ -338,6 +355,11 @@ impl IamAuthConfigBuilder {
         let vault_audience_header =
             HeaderName::from_bytes(self.vault_audience_header.to_ascii_lowercase().as_bytes())
                 .map_err(|_| ConfigError::InvalidHeaderName(self.vault_audience_header.clone()))?;
+        if crate::proof::is_reserved_vault_header(vault_audience_header.as_str()) {
+            return Err(ConfigError::InvalidHeaderName(
+                self.vault_audience_header.clone(),
+            ));
+        }
         let endpoints = match &self.regions {
             None => StsEndpointTable::new(&self.partitions),
             Some(regions) => {
@@ -370,6 +392,8 @@ pub(crate) struct Shared {
     pub(crate) config: IamAuthConfig,
     pub(crate) sts: StsClient,
     pub(crate) cache: ProofCache,
+    /// Vault-format logins live apart from bearer tokens: a hit in one never serves the other.
+    pub(crate) vault_cache: ProofCache,
 }
 
 /// A Tower layer that authenticates every request by its caller's IAM identity.
@@ -395,8 +419,14 @@ impl IamAuthLayer {
         let sts = StsClient::new(config.sts.clone())
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let cache = ProofCache::new(config.cache.clone(), config.clock.clone());
+        let vault_cache = ProofCache::new(config.cache.clone(), config.clock.clone());
         Ok(Self {
-            shared: Arc::new(Shared { config, sts, cache }),
+            shared: Arc::new(Shared {
+                config,
+                sts,
+                cache,
+                vault_cache,
+            }),
         })
     }
 

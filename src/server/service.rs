@@ -9,7 +9,7 @@ use tower_service::Service;
 use super::future::{ResponseBody, ResponseFuture};
 use super::layer::{IamAuthConfig, Shared};
 use crate::arn::{self, PrincipalKind};
-use crate::cache::Lookup;
+use crate::cache::{Lookup, ProofCache};
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
 use crate::proof::{ProofFormat, ValidatedProof};
@@ -60,7 +60,13 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         ResponseFuture::new(async move {
-            let outcome = authenticate(&shared, request.headers().get(header::AUTHORIZATION)).await;
+            let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
+            let outcome = match (values.next(), values.next()) {
+                // Two credentials: the inner service might read the other one.
+                (Some(_), Some(_)) => Err(AuthError::new(ReasonCode::TokenMalformed)
+                    .with_detail("more than one Authorization header")),
+                (first, _) => authenticate(&shared, first).await,
+            };
             match outcome {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
@@ -112,7 +118,7 @@ pub(crate) async fn verify_bearer(
         return Err(AuthError::new(ReasonCode::TokenNotAccepted)
             .with_detail("proofs are not accepted by this layer"));
     }
-    verify_cached(shared, token, || {
+    verify_cached(shared, &shared.cache, token, || {
         config.rules.validate(b64token(token)?, config.clock.now())
     })
     .await
@@ -124,7 +130,7 @@ pub(crate) async fn verify_vault_login(
     body: &[u8],
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
-    verify_cached(shared, body, || {
+    verify_cached(shared, &shared.vault_cache, body, || {
         config.rules.validate_vault_login(
             body,
             &config.vault_audience_header,
@@ -139,11 +145,12 @@ pub(crate) async fn verify_vault_login(
 /// passed every check are cached, and the lookup compares every byte of `key`.
 async fn verify_cached(
     shared: &Shared,
+    cache: &ProofCache,
     key: &[u8],
     validate: impl FnOnce() -> Result<ValidatedProof, AuthError>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
-    let principal = match shared.cache.lookup(key).await {
+    let principal = match cache.lookup(key).await {
         Lookup::Verified(principal) => {
             tracing::trace!(principal = %principal, "proof served from cache");
             principal
@@ -156,8 +163,10 @@ async fn verify_cached(
                     .sts
                     .get_caller_identity(&proof, &config.audience)
                     .await?;
+                // STS's answer is trusted but names a principal we cannot represent: a lasting
+                // refusal, not an outage to retry.
                 let normalized = arn::normalize(&identity.arn, &identity.user_id).map_err(|e| {
-                    AuthError::new(ReasonCode::StsBadResponse)
+                    AuthError::new(ReasonCode::PrincipalKindRefused)
                         .with_detail(format!("STS reported an ARN that {e}"))
                 })?;
                 let principal = IamPrincipal::from_identity(normalized);
@@ -198,7 +207,8 @@ fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<
     }
     match bytes.split_at_checked(7) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case(b"bearer ") => Ok(token),
-        _ => Err(AuthError::new(ReasonCode::TokenMalformed).with_detail("scheme is not Bearer")),
+        // Another scheme (Basic, AWS4-HMAC-SHA256...) carries no bearer token (RFC 6750 §3.1).
+        _ => Err(AuthError::new(ReasonCode::TokenMissing).with_detail("scheme is not Bearer")),
     }
 }
 
@@ -247,8 +257,8 @@ mod tests {
 
     #[test]
     fn refuses_other_schemes_and_shapes() {
-        assert_eq!(code("Basic dXNlcjpwYXNz"), ReasonCode::TokenMalformed);
-        assert_eq!(code("Bearer"), ReasonCode::TokenMalformed);
+        assert_eq!(code("Basic dXNlcjpwYXNz"), ReasonCode::TokenMissing);
+        assert_eq!(code("Bearer"), ReasonCode::TokenMissing);
         assert_eq!(code("Bearer "), ReasonCode::TokenMalformed);
         assert_eq!(code("Bearer  iam-v1.abc"), ReasonCode::TokenMalformed);
         assert_eq!(code("Bearer iam-v1.a b"), ReasonCode::TokenMalformed);

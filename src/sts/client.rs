@@ -87,7 +87,9 @@ impl StsClient {
         proof: &ValidatedProof,
         audience: &HeaderValue,
     ) -> Result<CallerIdentity, AuthError> {
-        let deadline = Instant::now() + self.config.timeout;
+        let deadline = Instant::now()
+            .checked_add(self.config.timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
         let work = async {
             let _slot = self.slots.acquire().await.map_err(|_| {
                 AuthError::new(ReasonCode::StsUnavailable).with_detail("client closed")
@@ -160,7 +162,7 @@ impl StsClient {
             .timeout(remaining)
             .send()
             .await
-            .map_err(|e| transport_error(&e))?;
+            .map_err(transport_error)?;
 
         let status = response.status();
         if status.is_redirection() {
@@ -181,7 +183,9 @@ impl StsClient {
     }
 }
 
-fn transport_error(e: &reqwest::Error) -> Attempt {
+fn transport_error(e: reqwest::Error) -> Attempt {
+    // reqwest's Display appends the URL, which holds the signature and session token.
+    let e = e.without_url();
     if e.is_timeout() {
         Attempt::Final(AuthError::new(ReasonCode::StsTimeout).with_detail("STS call timed out"))
     } else {
@@ -200,7 +204,7 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<
         ));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
         if body.len() + chunk.len() > cap {
             return Err(Attempt::Final(
                 AuthError::new(ReasonCode::StsBadResponse)

@@ -128,6 +128,7 @@ pub fn parse_get_caller_identity(body: &[u8]) -> Result<CallerIdentity, Response
     const ACCOUNT: usize = 2;
     let shape = Shape {
         root: "GetCallerIdentityResponse",
+        wrapper: None,
         section: "GetCallerIdentityResult",
         fields: ["Arn", "UserId", "Account"],
     };
@@ -159,15 +160,17 @@ pub fn parse_get_caller_identity(body: &[u8]) -> Result<CallerIdentity, Response
 /// `Error` holding exactly one non-empty `Code`. Use it only to classify or log an error answer;
 /// the HTTP status decides whether an answer is an error at all.
 pub fn parse_error_response(body: &[u8]) -> Option<StsErrorDocument> {
-    let shape = Shape {
+    let shape = |wrapper| Shape {
         root: "ErrorResponse",
+        wrapper,
         section: "Error",
         fields: ["Type", "Code", "Message"],
     };
-    let collected = walk(body, &shape).ok()?;
-    if collected.sections != 1 {
-        return None;
-    }
+    // STS's own shape, then moto's (`ErrorResponse > Errors > Error`).
+    let collected = [None, Some("Errors")]
+        .into_iter()
+        .filter_map(|wrapper| walk(body, &shape(wrapper)).ok())
+        .find(|collected| collected.sections == 1)?;
     let [error_type, code, message] = &collected.fields;
     let code = lenient_value(code)?;
     if code.len() > MAX_ERROR_CODE {
@@ -191,6 +194,8 @@ pub fn parse_error_response(body: &[u8]) -> Option<StsErrorDocument> {
 /// section. Names are local names (any namespace prefix is ignored).
 struct Shape<const N: usize> {
     root: &'static str,
+    /// An element between the root and the sections (moto's `<Errors>`), if any.
+    wrapper: Option<&'static str>,
     section: &'static str,
     fields: [&'static str; N],
 }
@@ -243,6 +248,7 @@ fn walk<const N: usize>(body: &[u8], shape: &Shape<N>) -> Result<Collected<N>, R
         },
         depth: 0,
         root_seen: false,
+        in_wrapper: false,
         in_section: false,
         field: None,
     };
@@ -305,13 +311,20 @@ struct Walker<'s, const N: usize> {
     depth: usize,
     /// Whether the root element has started (it may have ended since).
     root_seen: bool,
-    /// Whether the open element at depth 2 is the section.
+    /// Whether the open element at depth 2 is the wrapper (when the shape has one).
+    in_wrapper: bool,
+    /// Whether the open element at the section's depth is the section.
     in_section: bool,
     /// The field open at depth 3, inside the section, if any.
     field: Option<usize>,
 }
 
 impl<const N: usize> Walker<'_, N> {
+    /// 1 when the shape has a wrapper element, shifting sections and fields one level down.
+    fn shift(&self) -> usize {
+        usize::from(self.shape.wrapper.is_some())
+    }
+
     /// A start tag, or an empty-element tag if `is_empty`.
     fn open(&mut self, start: &BytesStart<'_>, is_empty: bool) -> Result<(), ResponseError> {
         if self.depth == 0 && self.root_seen {
@@ -325,14 +338,20 @@ impl<const N: usize> Walker<'_, N> {
                     return Err(ResponseError::WrongRoot(reported_name(local)));
                 }
             }
-            1 if local == self.shape.section.as_bytes() => {
+            1 if self.shape.wrapper.is_some_and(|w| w.as_bytes() == local) => {
+                self.in_wrapper = !is_empty;
+            }
+            d if d == 1 + self.shift()
+                && (self.shift() == 0 || self.in_wrapper)
+                && local == self.shape.section.as_bytes() =>
+            {
                 self.collected.sections += 1;
                 if self.collected.sections > 1 {
                     return Err(ResponseError::DuplicateResult);
                 }
                 self.in_section = !is_empty;
             }
-            2 if self.in_section => {
+            d if d == 2 + self.shift() && self.in_section => {
                 let found = self.shape.fields.iter().position(|f| f.as_bytes() == local);
                 if let Some(index) = found {
                     let slot = &mut self.collected.fields[index];
@@ -345,7 +364,7 @@ impl<const N: usize> Walker<'_, N> {
                     }
                 }
             }
-            3 => {
+            d if d == 3 + self.shift() => {
                 if let Some(index) = self.field {
                     self.collected.fields[index].nested = true;
                 }
@@ -364,10 +383,14 @@ impl<const N: usize> Walker<'_, N> {
     /// An end tag. The reader refuses unmatched and mismatched end tags.
     fn close(&mut self) -> Result<(), ResponseError> {
         self.depth = self.depth.checked_sub(1).ok_or(ResponseError::NotXml)?;
-        match self.depth {
-            1 => self.in_section = false,
-            2 => self.field = None,
-            _ => {}
+        let shift = self.shift();
+        if shift == 1 && self.depth == 1 {
+            self.in_wrapper = false;
+        }
+        if self.depth == 1 + shift {
+            self.in_section = false;
+        } else if self.depth == 2 + shift {
+            self.field = None;
         }
         Ok(())
     }
@@ -378,7 +401,7 @@ impl<const N: usize> Walker<'_, N> {
             if !text.bytes().all(is_xml_space) {
                 return Err(outside_root(self.root_seen));
             }
-        } else if self.depth == 3
+        } else if self.depth == 3 + self.shift()
             && let Some(index) = self.field
         {
             self.collected.fields[index].text.push_str(text);
@@ -940,5 +963,23 @@ mod tests {
     fn success_document_is_not_an_error_document() {
         assert_eq!(parse_error_response(REAL.as_bytes()), None);
         assert_eq!(parse_error_response(b""), None);
+    }
+
+    #[test]
+    fn moto_error_documents_with_an_errors_wrapper_parse() {
+        let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>m</Message><Type>Sender</Type></Error></Errors></ErrorResponse>"#;
+        let doc = parse_error_response(body).unwrap();
+        assert_eq!(doc.code, "SignatureDoesNotMatch");
+        assert_eq!(doc.error_type.as_deref(), Some("Sender"));
+    }
+
+    #[test]
+    fn an_errors_wrapper_does_not_make_success_documents_nest() {
+        let body = b"<GetCallerIdentityResponse><Errors><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/a</Arn><UserId>AIDA1</UserId><Account>123456789012</Account></GetCallerIdentityResult></Errors></GetCallerIdentityResponse>";
+        assert_eq!(
+            parse_get_caller_identity(body),
+            Err(ResponseError::MissingResult)
+        );
     }
 }
