@@ -233,3 +233,23 @@ impl ProofCache {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn two_caches_do_not_share_entries() {
+        let a = ProofCache::new(CacheConfig::default(), SharedClock::default());
+        let b = ProofCache::new(CacheConfig::default(), SharedClock::default());
+        let principal = IamPrincipal::from_identity(
+            crate::arn::normalize("arn:aws:iam::123456789012:user/alice", "AIDAEXAMPLE").unwrap(),
+        );
+        let until = SystemTime::now() + Duration::from_secs(60);
+        a.get_or_verify(b"key", until, async { Ok(principal) })
+            .await
+            .unwrap();
+        assert!(matches!(a.lookup(b"key").await, Lookup::Verified(_)));
+        assert!(matches!(b.lookup(b"key").await, Lookup::Miss));
+    }
+}

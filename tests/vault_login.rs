@@ -27,6 +27,7 @@ struct Login {
     body: String,
     signed: Vec<(String, String)>,
     unsigned: Vec<(String, String)>,
+    signed_at: SystemTime,
 }
 
 impl Login {
@@ -43,6 +44,7 @@ impl Login {
                 (audience_header.into(), audience.into()),
             ],
             unsigned: vec![],
+            signed_at: SystemTime::now(),
         }
     }
 
@@ -52,7 +54,7 @@ impl Login {
             .identity(&identity)
             .region("us-east-1")
             .name("sts")
-            .time(SystemTime::now())
+            .time(self.signed_at)
             .settings(SigningSettings::default())
             .build()
             .unwrap()
@@ -279,7 +281,8 @@ async fn refuses_malformed_headers_fields() {
     twice.insert("X-AMZ-DATE".into(), headers["x-amz-date"].clone());
 
     for (case, body, reason) in [
-        ("a number", with(json!(42)), ReasonCode::ProofVaultHeaders),
+        // Not even a string or an object: the login body itself has the wrong shape.
+        ("a number", with(json!(42)), ReasonCode::ProofVaultBody),
         (
             "base64 of a list",
             with(json!(STANDARD.encode("[1, 2]"))),
@@ -344,4 +347,161 @@ async fn refuses_url_safe_base64_in_the_fields() {
         .to_owned();
     body["iam_request_url"] = json!(url);
     refused_locally(&h, &body, ReasonCode::ProofEncoding).await;
+}
+
+/// Signs a login, then lets `change` edit the headers object before it is encoded.
+fn edited_login(
+    credentials: &Credentials,
+    request: &Login,
+    change: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> Value {
+    let mut headers = request.headers(credentials);
+    change(&mut headers);
+    let mut body = request.body_json(credentials);
+    body["iam_request_headers"] = json!(STANDARD.encode(serde_json::to_string(&headers).unwrap()));
+    body
+}
+
+fn authorization(headers: &serde_json::Map<String, Value>) -> String {
+    headers["authorization"][0].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn refuses_a_login_signed_more_than_fifteen_minutes_ago() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.signed_at = SystemTime::now() - std::time::Duration::from_secs(16 * 60);
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofExpired).await;
+}
+
+#[tokio::test]
+async fn refuses_a_login_dated_in_the_future() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.signed_at = SystemTime::now() + std::time::Duration::from_secs(5 * 60);
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofNotYetValid).await;
+}
+
+#[tokio::test]
+async fn refuses_a_host_header_other_than_the_url_host() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request
+        .signed
+        .push(("Host".into(), "sts.us-east-1.amazonaws.com".into()));
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofHostNotAllowed).await;
+}
+
+#[tokio::test]
+async fn refuses_a_content_length_other_than_the_body_length() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request
+        .unsigned
+        .push(("Content-Length".into(), "99".into()));
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofBody).await;
+}
+
+#[tokio::test]
+async fn refuses_a_content_type_that_is_not_a_form() {
+    let h = harness().await;
+    let mut request = Login::new(VAULT_HEADER, AUDIENCE);
+    request.signed[0].1 = "application/json".into();
+    let body = request.body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    refused_locally(&h, &body, ReasonCode::ProofBody).await;
+}
+
+#[tokio::test]
+async fn refuses_signed_headers_naming_a_header_that_is_not_sent() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let body = edited_login(
+        &credentials,
+        &Login::new(VAULT_HEADER, AUDIENCE),
+        |headers| {
+            let auth =
+                authorization(headers).replacen("SignedHeaders=", "SignedHeaders=accept;", 1);
+            headers.insert("authorization".into(), json!([auth]));
+        },
+    );
+    refused_locally(&h, &body, ReasonCode::ProofSignedHeaders).await;
+}
+
+#[tokio::test]
+async fn refuses_a_malformed_signature() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let body = edited_login(
+        &credentials,
+        &Login::new(VAULT_HEADER, AUDIENCE),
+        |headers| {
+            let auth = authorization(headers);
+            let at = auth.find("Signature=").unwrap() + "Signature=".len();
+            let upper = format!("{}{}", &auth[..at], auth[at..].to_ascii_uppercase());
+            headers.insert("authorization".into(), json!([upper]));
+        },
+    );
+    refused_locally(&h, &body, ReasonCode::ProofSignatureMalformed).await;
+}
+
+#[tokio::test]
+async fn refuses_a_repeated_authorization_parameter() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let body = edited_login(
+        &credentials,
+        &Login::new(VAULT_HEADER, AUDIENCE),
+        |headers| {
+            let auth = format!("{}, Signature={}", authorization(headers), "0".repeat(64));
+            headers.insert("authorization".into(), json!([auth]));
+        },
+    );
+    refused_locally(&h, &body, ReasonCode::ProofVaultHeaders).await;
+}
+
+#[tokio::test]
+async fn refuses_an_oversized_login() {
+    let h = harness().await;
+    let mut body =
+        Login::new(VAULT_HEADER, AUDIENCE).body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    body["role"] = json!("r".repeat(20_000));
+    refused_locally(&h, &body, ReasonCode::ProofTooLarge).await;
+}
+
+#[tokio::test]
+async fn refuses_a_header_key_repeated_exactly() {
+    // serde_json's maps would keep the last one silently; the validator must see both.
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let request = Login::new(VAULT_HEADER, AUDIENCE);
+    let headers = serde_json::to_string(&request.headers(&credentials)).unwrap();
+    let repeated = headers.replacen('{', r#"{"authorization":["AWS4-HMAC-SHA256 garbage"],"#, 1);
+    let mut body = request.body_json(&credentials);
+    body["iam_request_headers"] = json!(STANDARD.encode(repeated));
+    refused_locally(&h, &body, ReasonCode::ProofVaultHeaders).await;
+}
+
+#[tokio::test]
+async fn a_verified_login_body_is_never_accepted_as_a_bearer_token() {
+    let h = harness().await;
+    let body = Login::new(VAULT_HEADER, AUDIENCE).body_json(&h.sts.create_user(ACCOUNT, "alice"));
+    assert!(login(&h, &body).await.is_ok());
+    let bearer = serde_json::to_string(&body).unwrap();
+    let request = http::Request::get("/whoami")
+        .header("authorization", format!("Bearer {bearer}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let answer = call_request(&h.app, request).await;
+    assert_eq!(
+        answer.status,
+        http::StatusCode::BAD_REQUEST,
+        "{}",
+        answer.json
+    );
+    assert_eq!(answer.reason(), "token.malformed");
+    assert_eq!(h.sts.calls(), 1);
 }

@@ -173,10 +173,7 @@ async fn verify_cached(
                 tracing::debug!(principal = %principal, key = proof.access_key_id(), "proof verified by STS");
                 Ok(principal)
             };
-            shared
-                .cache
-                .get_or_verify(key, proof.expires_at(), verify)
-                .await?
+            cache.get_or_verify(key, proof.expires_at(), verify).await?
         }
     };
     check_kind(config, principal)
