@@ -133,6 +133,8 @@ impl std::fmt::Debug for ProofCache {
 
 impl ProofCache {
     /// An empty cache reading time from `clock`.
+    // moka's weigher receives the key as stored, `&Box<[u8]>`.
+    #[allow(clippy::borrowed_box)]
     pub fn new(config: CacheConfig, clock: SharedClock) -> Self {
         // An entry weighs one unit per started 2 KiB of key, so that large keys (Vault login
         // bodies) cannot multiply the memory bound.

@@ -147,17 +147,15 @@ impl ProofRules {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.as_str())
         };
-        if let Some(host) = get("host") {
-            if host != endpoint.host() {
-                return Err(AuthError::new(ReasonCode::ProofHostNotAllowed)
-                    .with_detail("Host header differs from the URL"));
-            }
+        if get("host").is_some_and(|host| host != endpoint.host()) {
+            return Err(AuthError::new(ReasonCode::ProofHostNotAllowed)
+                .with_detail("Host header differs from the URL"));
         }
-        if let Some(length) = get("content-length") {
-            if length != GET_CALLER_IDENTITY_BODY.len().to_string() {
-                return Err(AuthError::new(ReasonCode::ProofBody)
-                    .with_detail("Content-Length does not match the body"));
-            }
+        if get("content-length")
+            .is_some_and(|length| length != GET_CALLER_IDENTITY_BODY.len().to_string())
+        {
+            return Err(AuthError::new(ReasonCode::ProofBody)
+                .with_detail("Content-Length does not match the body"));
         }
         if let Some(content_type) = get("content-type") {
             let form = content_type
