@@ -3,7 +3,8 @@
 # baseline measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench --bench server -- "$@"
+# `jwt` adds the JWT benches (jwt/*, server/jwt_hit).
+cargo bench --bench server --features jwt -- "$@"
 python3 - <<'PY'
 import json, pathlib
 root = pathlib.Path("target/criterion")
@@ -11,7 +12,9 @@ def median(name):
     est = root / name / "new" / "estimates.json"
     return json.loads(est.read_text())["median"]["point_estimate"] if est.exists() else None
 rows = [("server/bare", "server/bare"), ("server/proof_cache_hit", "server/bare"),
-        ("server/proof_reject_malformed", "server/bare"), ("proof/parse_validate", None)]
+        ("server/proof_reject_malformed", "server/bare"), ("proof/parse_validate", None),
+        ("server/jwt_hit", "server/bare"), ("jwt/verify_rs256", "jwt/decode_raw_rs256"),
+        ("jwt/decode_raw_rs256", None), ("jwt/verify_es256", None), ("jwt/verify_eddsa", None)]
 print("| bench | median | vs baseline |")
 print("|---|---|---|")
 for name, base in rows:

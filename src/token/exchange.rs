@@ -201,10 +201,10 @@ impl TokenExchangeBuilder {
         }
         let keys = self.keys.ok_or(ExchangeConfigError::MissingKeys)?;
         let mut audiences = self.audiences;
-        if let Some(default) = &self.default_audience {
-            if !audiences.contains(default) {
-                audiences.push(default.clone());
-            }
+        if let Some(default) = &self.default_audience
+            && !audiences.contains(default)
+        {
+            audiences.push(default.clone());
         }
         if audiences.is_empty() {
             return Err(ExchangeConfigError::NoAudience);
@@ -604,14 +604,13 @@ async fn exchange_request(
             }
         },
     };
-    if let Some(requested) = params.requested_token_type.as_deref() {
-        if requested != TOKEN_TYPE_JWT
-            && requested != "urn:ietf:params:oauth:token-type:access_token"
-        {
-            return Err(OAuthError::request(format!(
-                "requested_token_type must be {TOKEN_TYPE_JWT}"
-            )));
-        }
+    if let Some(requested) = params.requested_token_type.as_deref()
+        && requested != TOKEN_TYPE_JWT
+        && requested != "urn:ietf:params:oauth:token-type:access_token"
+    {
+        return Err(OAuthError::request(format!(
+            "requested_token_type must be {TOKEN_TYPE_JWT}"
+        )));
     }
     // Refuse an audience before spending an STS call on the proof.
     let audience = params.audience.as_deref();

@@ -140,6 +140,7 @@ pub use exchange::{
 pub use jwk::{Jwk, JwkError, JwkSet};
 pub use key_set::{KeySet, KeySetError, RETIREMENT_GRACE};
 pub use signing_key::{KeyError, SigningError, SigningKey};
+#[cfg(feature = "client")]
 pub(crate) use verifier::check_url;
 pub use verifier::{
     JwtVerifier, JwtVerifierBuilder, MAX_LEEWAY, TrustedIssuer, VerifierConfigError,

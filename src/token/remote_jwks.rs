@@ -88,15 +88,13 @@ impl RemoteJwks {
     pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
         let seen = self.load();
         if let Some(key) = seen.keys.get(kid) {
-            if !seen.is_fresh() {
-                // One request refreshes a stale set; the others go on with the keys they have.
-                if let Ok(mut gate) = self.refresh.try_lock() {
-                    if !within(gate.last_failure, self.cooldown)
-                        && self.load().generation == seen.generation
-                    {
-                        let _ = self.fetch_into(&mut gate).await;
-                    }
-                }
+            // One request refreshes a stale set; the others go on with the keys they have.
+            if !seen.is_fresh()
+                && let Ok(mut gate) = self.refresh.try_lock()
+                && !within(gate.last_failure, self.cooldown)
+                && self.load().generation == seen.generation
+            {
+                let _ = self.fetch_into(&mut gate).await;
             }
             return Ok(key.clone());
         }
