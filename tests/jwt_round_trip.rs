@@ -467,3 +467,28 @@ async fn bearer_layer_attaches_the_exchanged_jwt() {
     assert_eq!(who["arn"], ROLE_ARN);
     assert_eq!(served.token_requests(), 1);
 }
+
+#[tokio::test]
+async fn token_source_exchanges_again_once_the_token_is_due() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, SystemTime};
+
+    let served = ServedExchange::start(rs256_keys()).await;
+    let offset = Arc::new(AtomicU64::new(0));
+    let clock = offset.clone();
+    let source =
+        ExchangeTokenSource::builder(served.signer.clone(), format!("{}/token", served.base))
+            .refresh_margin(Duration::from_secs(60))
+            .clock(move || SystemTime::now() + Duration::from_secs(clock.load(Ordering::SeqCst)))
+            .build()
+            .unwrap();
+    let first = source.token().await.unwrap();
+    // 900 s tokens are handed out until 60 s before they expire.
+    offset.store(830, Ordering::SeqCst);
+    assert_eq!(source.token().await.unwrap().as_str(), first.as_str());
+    assert_eq!(served.token_requests(), 1);
+    offset.store(845, Ordering::SeqCst);
+    let second = source.token().await.unwrap();
+    assert_ne!(second.as_str(), first.as_str());
+    assert_eq!(served.token_requests(), 2);
+}
