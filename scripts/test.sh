@@ -29,11 +29,18 @@ fi
 echo "== doctests (README included)"
 cargo test --doc --all-features
 
-echo "== each feature compiles on its own"
-for features in server client testing; do
-    cargo check --quiet --no-default-features --features "$features" --lib
+echo "== each feature compiles on its own, without warnings"
+for features in "" server client testing jwt kms; do
+    out="$(cargo check --quiet --no-default-features --features "$features" --lib 2>&1)" || {
+        echo "$out" >&2
+        exit 1
+    }
+    if grep -qE "^(warning|error)" <<<"$out"; then
+        echo "$out" >&2
+        echo "features [$features] do not build without warnings" >&2
+        exit 1
+    fi
 done
-cargo check --quiet --no-default-features --lib
 
 echo "== quickstart"
 cargo run --quiet --example quickstart

@@ -32,9 +32,12 @@ use std::time::{Duration, SystemTime};
 use crate::error::{AuthError, ReasonCode};
 use crate::sts::{StsEndpoint, StsEndpointTable};
 
-pub(crate) use sigv4::{format_amz_date, parse_amz_date};
+pub(crate) use sigv4::format_amz_date;
+#[cfg(feature = "testing")]
+pub(crate) use sigv4::parse_amz_date;
 pub use token::{ProofFormat, UnknownFormat, encode_token};
 pub use vault::VAULT_AUDIENCE_HEADER;
+#[cfg(feature = "server")]
 pub(crate) use vault::is_reserved_vault_header;
 
 /// The longest signature window STS honours, and so the largest allowed maximum age.
@@ -442,6 +445,7 @@ impl ValidatedProof {
         }
     }
 
+    #[cfg(feature = "server")]
     pub(crate) fn replay(&self) -> &Replay {
         &self.request
     }
