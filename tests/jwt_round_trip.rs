@@ -304,6 +304,33 @@ async fn audience_outside_the_allowlist_is_invalid_target_before_sts() {
 }
 
 #[tokio::test]
+async fn a_proof_in_the_url_query_is_invalid_request_before_sts() {
+    let served = ServedExchange::start(rs256_keys()).await;
+    let proof = served.signer.token().await.unwrap();
+    let query = form(&[
+        ("grant_type", GRANT_TYPE_TOKEN_EXCHANGE),
+        ("subject_token", proof.as_str()),
+        ("subject_token_type", TOKEN_TYPE_IAM_PROOF),
+    ]);
+    let response = served
+        .exchange
+        .router()
+        .oneshot(
+            Request::post(format!("/token?{query}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert!(body.get("access_token").is_none());
+    assert_eq!(served.sts.calls(), 0, "the proof in the URL was not used");
+}
+
+#[tokio::test]
 async fn other_grant_types_are_unsupported() {
     let served = ServedExchange::start(rs256_keys()).await;
     let body = form(&[("grant_type", "client_credentials")]);

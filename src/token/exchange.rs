@@ -263,7 +263,9 @@ struct Inner {
 ///   Vault-format JSON login body, or as an RFC 8693 token-exchange form (`grant_type=`
 ///   [`GRANT_TYPE_TOKEN_EXCHANGE`], `subject_token`, `subject_token_type=`
 ///   [`TOKEN_TYPE_IAM_PROOF`] or [`TOKEN_TYPE_VAULT_IAM_LOGIN`], `audience`). The audience
-///   comes from the form or the `audience` query parameter and must be allowed. Answers RFC 6749
+///   comes from the form or the `audience` query parameter and must be allowed; every other
+///   parameter is read from the form body only, and a proof or grant parameter in the URL (where
+///   access logs would keep it) is refused with `400 invalid_request`. Answers RFC 6749
 ///   §5.1 JSON (`access_token`, `token_type: "Bearer"`, `expires_in`, `issued_token_type`) or an
 ///   RFC 6749 §5.2 error: `400 invalid_request` with the refusal's `reason` for a bad proof (as
 ///   RFC 8693 §2.2.2 asks), `400 invalid_target` for an audience that is not allowed, `503
@@ -479,8 +481,8 @@ async fn token_endpoint(
     }
 }
 
-/// The single-valued form or query parameters this endpoint reads; any of them twice is an
-/// error (RFC 6749 §3.2), as is more than one `audience`.
+/// The single-valued form parameters this endpoint reads (of which only `audience` may also be in
+/// the query); any of them twice is an error (RFC 6749 §3.2), as is more than one `audience`.
 #[derive(Default)]
 struct Params {
     grant_type: Option<String>,
@@ -532,7 +534,20 @@ async fn exchange_request(
         });
     let mut params = Params::default();
     if let Some(query) = uri.query() {
-        parse_params(query.as_bytes(), &mut params)?;
+        // Only `audience` may come in the query: grant parameters carry (or describe) the proof,
+        // a bearer credential, and URLs end up in access logs (RFC 6749 §3.2 requires POST).
+        let mut from_query = Params::default();
+        parse_params(query.as_bytes(), &mut from_query)?;
+        if from_query.grant_type.is_some()
+            || from_query.subject_token.is_some()
+            || from_query.subject_token_type.is_some()
+            || from_query.requested_token_type.is_some()
+        {
+            return Err(OAuthError::request(
+                "grant parameters must be sent in the form body, not in the URL",
+            ));
+        }
+        params.audience = from_query.audience;
     }
     let mut vault_body = None;
     match content_type.as_deref() {
