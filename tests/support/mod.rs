@@ -1,6 +1,8 @@
 //! Shared pieces of the integration tests: a LocalSts, a protected router, a signer.
 #![allow(dead_code)]
 
+pub mod vault;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
