@@ -19,18 +19,23 @@ impl Drop for Server {
     }
 }
 
-/// Runs the example through cargo (already built by the test build) and waits for its address.
-fn start(envs: &[(&str, &str)]) -> Server {
+/// The example, through cargo (the test build has already built it).
+fn example() -> Command {
     let mut command = Command::new(env!("CARGO"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "run",
+        "--quiet",
+        "--all-features",
+        "--example",
+        "whoami_server",
+    ]);
     command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "--quiet",
-            "--all-features",
-            "--example",
-            "whoami_server",
-        ])
+}
+
+/// Starts the example and waits for its address.
+fn start(envs: &[(&str, &str)]) -> Server {
+    let mut command = example();
+    command
         .env("IAM_AUTH_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -135,18 +140,7 @@ async fn serves_health_whoami_and_login_as_configured_by_environment() {
 
 #[test]
 fn refuses_to_start_without_an_audience() {
-    let output = Command::new(env!("CARGO"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "--quiet",
-            "--all-features",
-            "--example",
-            "whoami_server",
-        ])
-        .env_remove("IAM_AUTH_AUDIENCE")
-        .output()
-        .unwrap();
+    let output = example().env_remove("IAM_AUTH_AUDIENCE").output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("IAM_AUTH_AUDIENCE is required"));
 }
