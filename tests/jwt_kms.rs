@@ -174,6 +174,43 @@ async fn kms_outage_makes_the_exchange_answer_503() {
     assert!(response.headers().contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn kms_key_configured_by_alias_keeps_signing_with_the_key_it_published() {
+    let moto = Moto::start().await;
+    let first = moto
+        .create_key(KeySpec::Rsa2048, KeyUsageType::SignVerify)
+        .await;
+    let second = moto
+        .create_key(KeySpec::Rsa2048, KeyUsageType::SignVerify)
+        .await;
+    let alias = "alias/token-signing";
+    moto.client()
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(&first)
+        .send()
+        .await
+        .unwrap();
+    let key = SigningKey::from_kms(moto.client(), alias).await.unwrap();
+    let served = ServedExchange::start(KeySet::new(key)).await;
+    // The alias now names another key; the published JWK is still the first key's.
+    moto.client()
+        .update_alias()
+        .alias_name(alias)
+        .target_key_id(&second)
+        .send()
+        .await
+        .unwrap();
+    let token = served.exchange_proof().await;
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(&served.base).keys(served.exchange.keys().jwks()))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    let principal = verifier.verify(&token).await.unwrap();
+    assert_eq!(principal.arn(), ROLE_ARN);
+}
+
 fn base64_url(part: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -16,6 +16,7 @@ use super::signing_key::{KeyError, SigningError};
 
 pub(crate) struct KmsBackend {
     client: aws_sdk_kms::Client,
+    /// The key's ARN as `GetPublicKey` answered it, never the alias it was configured by.
     key_id: String,
     algorithm: JwtAlgorithm,
 }
@@ -70,10 +71,18 @@ impl KmsBackend {
                 "KMS key does not offer {spec}"
             )));
         }
+        // Sign with the key the JWK came from: `key_id` may be an alias, which can be pointed
+        // at another key later; the ARN GetPublicKey answers cannot.
+        let key_arn = out
+            .key_id()
+            .filter(|arn| !arn.is_empty())
+            .ok_or_else(|| KeyError::Kms("GetPublicKey returned no key id".into()))?
+            .to_owned();
+        tracing::debug!(configured = %key_id, key = %key_arn, "KMS signing key resolved");
         Ok((
             Self {
                 client,
-                key_id,
+                key_id: key_arn,
                 algorithm,
             },
             jwk,
