@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use jwt_support::*;
 use serde_json::json;
 use tower_iam_auth::error::ReasonCode;
-use tower_iam_auth::token::{Jwk, JwkSet, JwtVerifier, TrustedIssuer};
+use tower_iam_auth::token::{Jwk, JwkSet, JwtVerifier, TrustedIssuer, VerifierConfigError};
 
 const KID: &str = "key-1";
 
@@ -162,6 +162,49 @@ async fn refuses_an_unknown_kid_after_one_refresh() {
         ReasonCode::JwtUnknownKey
     );
     assert_eq!(jwks.fetches(), 2, "refreshes are rate-limited");
+}
+
+#[tokio::test]
+async fn refuses_new_key_material_under_a_cached_kid() {
+    let original = TestKey::rsa();
+    let replacement = TestKey::rsa();
+    let other = TestKey::rsa();
+    let jwks = JwksServer::start(vec![original.jwk(KID)]).await;
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    verifier
+        .verify(&token(&original, "RS256", KID, &valid_claims()))
+        .await
+        .unwrap();
+    // The set now has another key under KID; a new kid makes the verifier fetch it.
+    jwks.set_keys(vec![replacement.jwk(KID), other.jwk("other")]);
+    verifier
+        .verify(&token(&other, "RS256", "other", &valid_claims()))
+        .await
+        .unwrap();
+    assert_eq!(jwks.fetches(), 2);
+
+    let swapped = token(&replacement, "RS256", KID, &valid_claims());
+    assert_eq!(
+        refusal(&verifier, &swapped).await,
+        ReasonCode::JwtUnknownKey
+    );
+}
+
+#[tokio::test]
+async fn refresh_cooldown_below_one_second_is_refused() {
+    let result = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER))
+        .audience(JWT_AUDIENCE)
+        .jwks_refresh_cooldown(Duration::from_millis(500))
+        .build();
+    assert!(
+        matches!(result, Err(VerifierConfigError::RefreshCooldown(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,10 @@
 
 mod jwt_support;
 
+use std::time::Duration;
+
 use jwt_support::*;
+use tower_iam_auth::error::ReasonCode;
 use tower_iam_auth::token::{JwtAlgorithm, JwtVerifier, KeySet, SigningKey, TrustedIssuer};
 
 fn key(kid: &str) -> SigningKey {
@@ -156,6 +159,93 @@ async fn an_unreachable_jwks_is_unavailable_not_unauthorized() {
         error.reason(),
         tower_iam_auth::error::ReasonCode::JwksUnavailable
     );
+    assert_eq!(error.status(), 503);
+}
+
+/// A verifier of `ISSUER` whose keys come from `jwks`, cached `cache_ttl` when the JWKS
+/// response has no `Cache-Control`, and used at most `max_stale` past that while unreachable.
+fn short_lived_verifier(
+    jwks: &JwksServer,
+    cache_ttl: Duration,
+    max_stale: Duration,
+) -> JwtVerifier {
+    JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .jwks_cache_ttl(cache_ttl)
+        .jwks_max_stale(max_stale)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_key_removed_by_a_refresh_is_refused_by_the_request_that_refreshed() {
+    let key = TestKey::rsa();
+    let other = TestKey::rsa();
+    let jwks = JwksServer::start_uncached(vec![key.jwk("k")]).await;
+    let verifier =
+        short_lived_verifier(&jwks, Duration::from_millis(100), Duration::from_secs(3600));
+    let token = token(&key, "RS256", "k", &valid_claims());
+    verifier.verify(&token).await.unwrap();
+    jwks.set_keys(vec![other.jwk("other")]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let error = verifier.verify(&token).await.unwrap_err();
+    assert_eq!(
+        jwks.fetches(),
+        2,
+        "the stale set was refreshed by this request"
+    );
+    assert_eq!(error.reason(), ReasonCode::JwtUnknownKey);
+    assert_eq!(error.status(), 401);
+}
+
+#[tokio::test]
+async fn stale_keys_keep_verifying_within_max_stale_while_the_jwks_is_down() {
+    let key = TestKey::rsa();
+    let jwks = JwksServer::start_uncached(vec![key.jwk("k")]).await;
+    let verifier =
+        short_lived_verifier(&jwks, Duration::from_millis(50), Duration::from_secs(3600));
+    let token = token(&key, "RS256", "k", &valid_claims());
+    verifier.verify(&token).await.unwrap();
+    jwks.set_failing(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    assert_eq!(verifier.verify(&token).await.unwrap().arn(), ROLE_ARN);
+    assert_eq!(jwks.fetches(), 2, "a refresh was tried");
+}
+
+#[tokio::test]
+async fn keys_past_max_stale_are_unavailable_while_the_jwks_is_down() {
+    let key = TestKey::rsa();
+    let jwks = JwksServer::start_uncached(vec![key.jwk("k")]).await;
+    let verifier =
+        short_lived_verifier(&jwks, Duration::from_millis(50), Duration::from_millis(100));
+    let token = token(&key, "RS256", "k", &valid_claims());
+    verifier.verify(&token).await.unwrap();
+    jwks.set_failing(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let error = verifier.verify(&token).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::JwksUnavailable);
+    assert_eq!(error.status(), 503);
+}
+
+#[tokio::test]
+async fn an_unknown_kid_while_the_jwks_is_down_is_unavailable_not_unauthorized() {
+    let key = TestKey::rsa();
+    let jwks = JwksServer::start(vec![key.jwk("k")]).await;
+    let verifier = short_lived_verifier(&jwks, Duration::from_secs(300), Duration::from_secs(3600));
+    verifier
+        .verify(&token(&key, "RS256", "k", &valid_claims()))
+        .await
+        .unwrap();
+    jwks.set_failing(true);
+
+    let new_key = token(&key, "RS256", "maybe-new", &valid_claims());
+    let error = verifier.verify(&new_key).await.unwrap_err();
+    assert_eq!(jwks.fetches(), 2, "a refresh was tried for the unknown kid");
+    assert_eq!(error.reason(), ReasonCode::JwksUnavailable);
     assert_eq!(error.status(), 503);
 }
 

@@ -21,6 +21,9 @@ pub(crate) type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
 struct Snapshot {
     keys: KeyMap,
+    /// The thumbprint first seen under each `kid`: a later set that puts other key material
+    /// under a known `kid` gets that `kid` refused, never silently accepted.
+    pinned: HashMap<String, String>,
     fetched_at: Option<Instant>,
     ttl: Duration,
     /// Bumped on every successful fetch.
@@ -30,6 +33,19 @@ struct Snapshot {
 impl Snapshot {
     fn is_fresh(&self) -> bool {
         self.fetched_at.is_some_and(|at| at.elapsed() < self.ttl)
+    }
+
+    /// Past its cache lifetime by more than `max_stale`: no longer trusted on its own.
+    fn is_too_stale(&self, max_stale: Duration) -> bool {
+        self.fetched_at
+            .is_some_and(|at| at.elapsed() > self.ttl.saturating_add(max_stale))
+    }
+
+    fn lookup(&self, kid: &str, when: &str) -> Result<Arc<VerifyingKey>, AuthError> {
+        self.keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| unknown_kid(kid, when))
     }
 }
 
@@ -49,6 +65,7 @@ pub(crate) struct RemoteJwks {
     refresh: tokio::sync::Mutex<Gate>,
     cooldown: Duration,
     default_ttl: Duration,
+    max_stale: Duration,
 }
 
 fn within(at: Option<Instant>, window: Duration) -> bool {
@@ -61,12 +78,14 @@ impl RemoteJwks {
         http: reqwest::Client,
         cooldown: Duration,
         default_ttl: Duration,
+        max_stale: Duration,
     ) -> Self {
         Self {
             url,
             http,
             snapshot: RwLock::new(Arc::new(Snapshot {
                 keys: KeyMap::new(),
+                pinned: HashMap::new(),
                 fetched_at: None,
                 ttl: default_ttl,
                 generation: 0,
@@ -74,6 +93,7 @@ impl RemoteJwks {
             refresh: tokio::sync::Mutex::new(Gate::default()),
             cooldown,
             default_ttl,
+            max_stale,
         }
     }
 
@@ -88,13 +108,34 @@ impl RemoteJwks {
     pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
         let seen = self.load();
         if let Some(key) = seen.keys.get(kid) {
-            // One request refreshes a stale set; the others go on with the keys they have.
-            if !seen.is_fresh()
-                && let Ok(mut gate) = self.refresh.try_lock()
-                && !within(gate.last_failure, self.cooldown)
-                && self.load().generation == seen.generation
-            {
-                let _ = self.fetch_into(&mut gate).await;
+            if seen.is_fresh() {
+                return Ok(key.clone());
+            }
+            // One request refreshes a stale set; the others go on with the keys they have, until
+            // the set is too stale to be trusted without a refresh: then they wait for it.
+            let too_stale = seen.is_too_stale(self.max_stale);
+            let gate = if too_stale {
+                Some(self.refresh.lock().await)
+            } else {
+                self.refresh.try_lock().ok()
+            };
+            let Some(mut gate) = gate else {
+                return Ok(key.clone());
+            };
+            let current = self.load();
+            if current.generation != seen.generation {
+                return current.lookup(kid, "after a refresh");
+            }
+            if !within(gate.last_failure, self.cooldown) {
+                match self.fetch_into(&mut gate).await {
+                    // The refreshed set is the truth: a key it no longer has is not accepted.
+                    Ok(fresh) => return fresh.lookup(kid, "after a refresh"),
+                    Err(error) if too_stale => return Err(error),
+                    Err(_) => return Ok(key.clone()),
+                }
+            }
+            if too_stale {
+                return Err(self.unavailable("is too stale and failed recently"));
             }
             return Ok(key.clone());
         }
@@ -103,19 +144,12 @@ impl RemoteJwks {
         let current = self.load();
         if current.generation != seen.generation {
             // Another request fetched while this one waited: that was the refresh for it too.
-            return current
-                .keys
-                .get(kid)
-                .cloned()
-                .ok_or_else(|| unknown_kid(kid, "after a refresh"));
+            return current.lookup(kid, "after a refresh");
         }
+        // A kid missing from a set that cannot be refreshed may be a new key: unavailable (503,
+        // retry), not a bad token (401).
         if within(gate.last_failure, self.cooldown) {
-            return Err(if current.fetched_at.is_none() {
-                AuthError::new(ReasonCode::JwksUnavailable)
-                    .with_detail(format!("JWKS {} failed recently", self.url))
-            } else {
-                unknown_kid(kid, "and the JWKS failed recently")
-            });
+            return Err(self.unavailable("failed recently"));
         }
         if current.is_fresh() {
             if within(gate.last_kid_refresh, self.cooldown) {
@@ -123,29 +157,38 @@ impl RemoteJwks {
             }
             gate.last_kid_refresh = Some(Instant::now());
         }
-        match self.fetch_into(&mut gate).await {
-            Ok(fresh) => fresh
-                .keys
-                .get(kid)
-                .cloned()
-                .ok_or_else(|| unknown_kid(kid, "after a refresh")),
-            Err(error) if current.fetched_at.is_none() => Err(error),
-            Err(_) => current
-                .keys
-                .get(kid)
-                .cloned()
-                .ok_or_else(|| unknown_kid(kid, "and the JWKS is unavailable")),
-        }
+        self.fetch_into(&mut gate)
+            .await?
+            .lookup(kid, "after a refresh")
+    }
+
+    fn unavailable(&self, why: &str) -> AuthError {
+        AuthError::new(ReasonCode::JwksUnavailable).with_detail(format!("JWKS {} {why}", self.url))
     }
 
     /// Fetches the set and installs it; the caller holds the gate.
     async fn fetch_into(&self, gate: &mut Gate) -> Result<Arc<Snapshot>, AuthError> {
         match self.fetch().await {
-            Ok((keys, ttl)) => {
+            Ok((mut keys, ttl)) => {
                 gate.last_failure = None;
                 let mut slot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
+                let mut pinned = slot.pinned.clone();
+                keys.retain(|kid, key| match pinned.get(kid) {
+                    Some(thumbprint) if *thumbprint != key.thumbprint => {
+                        // A kid names one key forever: new material under it is either a
+                        // mistake or a JWKS takeover, and tokens naming it are refused.
+                        tracing::warn!(url = %self.url, kid = %kid, "JWKS replaced the key of a known kid; that kid is refused");
+                        false
+                    }
+                    Some(_) => true,
+                    None => {
+                        pinned.insert(kid.clone(), key.thumbprint.clone());
+                        true
+                    }
+                });
                 let next = Arc::new(Snapshot {
                     keys,
+                    pinned,
                     fetched_at: Some(Instant::now()),
                     ttl,
                     generation: slot.generation + 1,

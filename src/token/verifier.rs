@@ -49,6 +49,9 @@ pub enum VerifierConfigError {
     /// The leeway is above [`MAX_LEEWAY`].
     #[error("leeway must be at most {MAX_LEEWAY:?}, got {0:?}")]
     Leeway(Duration),
+    /// The JWKS refresh cooldown is below one second.
+    #[error("jwks_refresh_cooldown must be at least 1s, got {0:?}")]
+    RefreshCooldown(Duration),
     /// A timeout or cache lifetime is zero.
     #[error("{0} must not be zero")]
     Zero(&'static str),
@@ -134,6 +137,7 @@ pub struct JwtVerifierBuilder {
     leeway: Duration,
     refresh_cooldown: Duration,
     default_cache_ttl: Duration,
+    max_stale: Duration,
     http_timeout: Duration,
     clock: SharedClock,
 }
@@ -159,7 +163,7 @@ impl JwtVerifierBuilder {
 
     /// The least time between two JWKS fetches caused by unknown `kid`s (and after a failed
     /// fetch), so that tokens with made-up `kid`s cannot make the verifier hammer the issuer.
-    /// Default 10 seconds.
+    /// At least 1 second (checked by [`build`](Self::build)). Default 10 seconds.
     pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh_cooldown = cooldown;
         self
@@ -169,6 +173,15 @@ impl JwtVerifierBuilder {
     /// (which, when present, is obeyed between 30 seconds and a day). Default 5 minutes.
     pub fn jwks_cache_ttl(mut self, ttl: Duration) -> Self {
         self.default_cache_ttl = ttl;
+        self
+    }
+
+    /// How long past its cache lifetime a fetched JWK set is still used while the issuer's JWKS
+    /// cannot be fetched. After that, tokens of that issuer are refused with
+    /// [`ReasonCode::JwksUnavailable`] (503) until a fetch succeeds again, rather than trusting
+    /// keys the issuer may have withdrawn long ago. Default 1 hour.
+    pub fn jwks_max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
         self
     }
 
@@ -195,6 +208,10 @@ impl JwtVerifierBuilder {
         }
         if self.leeway > MAX_LEEWAY {
             return Err(VerifierConfigError::Leeway(self.leeway));
+        }
+        // Below a second, unknown `kid`s could make the verifier fetch the JWKS in a loop.
+        if self.refresh_cooldown < Duration::from_secs(1) {
+            return Err(VerifierConfigError::RefreshCooldown(self.refresh_cooldown));
         }
         for (name, value) in [
             ("jwks_cache_ttl", self.default_cache_ttl),
@@ -247,6 +264,7 @@ impl JwtVerifierBuilder {
                         })?,
                         self.refresh_cooldown,
                         self.default_cache_ttl,
+                        self.max_stale,
                     ))
                 }
             };
@@ -365,6 +383,7 @@ impl JwtVerifier {
             leeway: Duration::from_secs(30),
             refresh_cooldown: Duration::from_secs(10),
             default_cache_ttl: Duration::from_secs(5 * 60),
+            max_stale: Duration::from_secs(60 * 60),
             http_timeout: Duration::from_secs(5),
             clock: SharedClock::default(),
         }

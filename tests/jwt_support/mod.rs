@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -166,25 +166,44 @@ pub struct JwksServer {
     pub url: String,
     set: Arc<Mutex<JwkSet>>,
     fetches: Arc<AtomicUsize>,
+    failing: Arc<AtomicBool>,
 }
 
 impl JwksServer {
+    /// Served with `Cache-Control: public, max-age=300`.
     pub async fn start(keys: Vec<Jwk>) -> JwksServer {
+        Self::start_with(keys, Some("public, max-age=300")).await
+    }
+
+    /// Served without `Cache-Control`: verifiers cache it for their `jwks_cache_ttl`.
+    pub async fn start_uncached(keys: Vec<Jwk>) -> JwksServer {
+        Self::start_with(keys, None).await
+    }
+
+    async fn start_with(keys: Vec<Jwk>, cache_control: Option<&'static str>) -> JwksServer {
         let set = Arc::new(Mutex::new(JwkSet::new(keys)));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (s, f) = (set.clone(), fetches.clone());
+        let failing = Arc::new(AtomicBool::new(false));
+        let (s, f, down) = (set.clone(), fetches.clone(), failing.clone());
         let router = Router::new().route(
             "/jwks.json",
             get(move || {
-                let (s, f) = (s.clone(), f.clone());
+                let (s, f, down) = (s.clone(), f.clone(), down.clone());
                 async move {
                     f.fetch_add(1, Ordering::SeqCst);
+                    if down.load(Ordering::SeqCst) {
+                        return http::Response::builder()
+                            .status(500)
+                            .body(Body::empty())
+                            .unwrap();
+                    }
                     let body = s.lock().unwrap().to_json();
-                    http::Response::builder()
-                        .header("content-type", "application/json")
-                        .header("cache-control", "public, max-age=300")
-                        .body(Body::from(body))
-                        .unwrap()
+                    let mut response =
+                        http::Response::builder().header("content-type", "application/json");
+                    if let Some(value) = cache_control {
+                        response = response.header("cache-control", value);
+                    }
+                    response.body(Body::from(body)).unwrap()
                 }
             }),
         );
@@ -193,7 +212,13 @@ impl JwksServer {
             url: format!("http://{addr}/jwks.json"),
             set,
             fetches,
+            failing,
         }
+    }
+
+    /// From now on every fetch answers 500 (`true`), or the set again (`false`).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
     }
 
     pub fn set_keys(&self, keys: Vec<Jwk>) {
