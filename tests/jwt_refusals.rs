@@ -284,6 +284,102 @@ async fn accepts_an_audience_array_containing_this_service() {
 }
 
 #[tokio::test]
+async fn refuses_a_token_living_longer_than_max_token_lifetime() {
+    let key = TestKey::rsa();
+    let verifier = verifier(vec![key.jwk(KID)]);
+    let now = now_secs();
+    let long_lived = token(
+        &key,
+        "RS256",
+        KID,
+        &claims_with(json!({"iat": now - 60, "nbf": now - 60, "exp": now + 2 * 3600})),
+    );
+    assert_eq!(refusal(&verifier, &long_lived).await, ReasonCode::JwtClaims);
+}
+
+#[tokio::test]
+async fn refuses_a_long_lived_token_without_iat_by_its_nbf() {
+    let key = TestKey::rsa();
+    let verifier = verifier(vec![key.jwk(KID)]);
+    let now = now_secs();
+    let mut claims = claims_with(json!({"nbf": now - 60, "exp": now + 2 * 3600}));
+    claims.as_object_mut().unwrap().remove("iat");
+    let long_lived = token(&key, "RS256", KID, &claims);
+    assert_eq!(refusal(&verifier, &long_lived).await, ReasonCode::JwtClaims);
+}
+
+#[tokio::test]
+async fn refuses_an_exp_at_the_start_of_time_without_panicking() {
+    let key = TestKey::rsa();
+    let verifier = verifier(vec![key.jwk(KID)]);
+    let ancient = token(&key, "RS256", KID, &claims_with(json!({"exp": i64::MIN})));
+    assert_eq!(refusal(&verifier, &ancient).await, ReasonCode::JwtExpired);
+}
+
+fn root_token(key: &TestKey) -> String {
+    let root = format!("arn:aws:iam::{ACCOUNT}:root");
+    token(
+        key,
+        "RS256",
+        KID,
+        &claims_with(json!({
+            "sub": root,
+            "https://sts.amazonaws.com/": {
+                "aws_account": ACCOUNT,
+                "principal_id": root,
+                "unique_id": ACCOUNT,
+                "raw_arn": root,
+            }
+        })),
+    )
+}
+
+#[tokio::test]
+async fn refuses_a_root_principal_by_default() {
+    let key = TestKey::rsa();
+    let verifier = verifier(vec![key.jwk(KID)]);
+    let error = verifier.verify(&root_token(&key)).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::PrincipalKindRefused);
+    assert_eq!(error.status(), 403);
+}
+
+#[tokio::test]
+async fn accepts_a_root_principal_when_allowed() {
+    let key = TestKey::rsa();
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).keys(JwkSet::new(vec![key.jwk(KID)])))
+        .audience(JWT_AUDIENCE)
+        .allow_root(true)
+        .build()
+        .unwrap();
+    let principal = verifier.verify(&root_token(&key)).await.unwrap();
+    assert_eq!(principal.arn(), format!("arn:aws:iam::{ACCOUNT}:root"));
+}
+
+#[tokio::test]
+async fn refuses_a_federated_user_by_default() {
+    let key = TestKey::rsa();
+    let verifier = verifier(vec![key.jwk(KID)]);
+    let user = format!("arn:aws:sts::{ACCOUNT}:federated-user/bob");
+    let federated = token(
+        &key,
+        "RS256",
+        KID,
+        &claims_with(json!({
+            "sub": user,
+            "https://sts.amazonaws.com/": {
+                "aws_account": ACCOUNT,
+                "unique_id": format!("{ACCOUNT}:bob"),
+                "raw_arn": user,
+            }
+        })),
+    );
+    let error = verifier.verify(&federated).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::PrincipalKindRefused);
+    assert_eq!(error.status(), 403);
+}
+
+#[tokio::test]
 async fn refuses_a_token_from_an_untrusted_issuer() {
     let key = TestKey::rsa();
     let verifier = verifier(vec![key.jwk(KID)]);

@@ -20,8 +20,9 @@ use tower_iam_auth::client::{ExchangeTokenSource, JwtBearerLayer, ProofSigner};
 use tower_iam_auth::principal::IamPrincipal;
 use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
 use tower_iam_auth::token::{
-    GRANT_TYPE_TOKEN_EXCHANGE, JwtAlgorithm, JwtVerifier, KeySet, SigningKey, TOKEN_TYPE_IAM_PROOF,
-    TOKEN_TYPE_JWT, TOKEN_TYPE_VAULT_IAM_LOGIN, TrustedIssuer,
+    ExchangeConfigError, GRANT_TYPE_TOKEN_EXCHANGE, JwtAlgorithm, JwtVerifier, KeySet,
+    MAX_TOKEN_TTL, SigningKey, TOKEN_TYPE_IAM_PROOF, TOKEN_TYPE_JWT, TOKEN_TYPE_VAULT_IAM_LOGIN,
+    TokenExchange, TrustedIssuer,
 };
 
 fn rs256_keys() -> KeySet {
@@ -436,6 +437,59 @@ async fn discovery_document_points_at_the_keys_and_the_token_endpoint() {
     assert_eq!(
         document["id_token_signing_alg_values_supported"][0],
         "RS256"
+    );
+}
+
+#[tokio::test]
+async fn token_ttl_above_one_hour_is_refused() {
+    let layer = IamAuthLayer::new(
+        IamAuthConfig::builder()
+            .audience(PROOF_AUDIENCE)
+            .build()
+            .unwrap(),
+    );
+    let result = TokenExchange::builder(layer)
+        .issuer(ISSUER)
+        .keys(rs256_keys())
+        .default_audience(JWT_AUDIENCE)
+        .token_ttl(std::time::Duration::from_secs(2 * 60 * 60))
+        .build();
+    assert!(
+        matches!(result, Err(ExchangeConfigError::TokenTtl(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn token_source_caps_an_absurd_expires_in() {
+    use std::time::{Duration, SystemTime};
+
+    let served = ServedExchange::start(rs256_keys()).await;
+    let fake = serve(Router::new().route(
+        "/token",
+        axum::routing::post(|| async {
+            axum::Json(serde_json::json!({
+                "access_token": "header.payload.signature",
+                "token_type": "Bearer",
+                "expires_in": u64::MAX,
+                "issued_token_type": TOKEN_TYPE_JWT,
+            }))
+        }),
+    ))
+    .await;
+    let source =
+        ExchangeTokenSource::builder(served.signer.clone(), format!("http://{fake}/token"))
+            .build()
+            .unwrap();
+    let token = source.token().await.unwrap();
+    let lifetime = token
+        .expires_at()
+        .duration_since(SystemTime::now())
+        .unwrap();
+    assert!(lifetime <= MAX_TOKEN_TTL, "{lifetime:?}");
+    assert!(
+        lifetime > MAX_TOKEN_TTL - Duration::from_secs(60),
+        "{lifetime:?}"
     );
 }
 

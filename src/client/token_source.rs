@@ -17,7 +17,9 @@ use tower_service::Service;
 use super::layer::BoxError;
 use super::signer::{ProofSigner, SignError};
 use crate::clock::{Clock, SharedClock};
-use crate::token::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_IAM_PROOF, TOKEN_TYPE_JWT};
+use crate::token::{
+    GRANT_TYPE_TOKEN_EXCHANGE, MAX_TOKEN_TTL, TOKEN_TYPE_IAM_PROOF, TOKEN_TYPE_JWT,
+};
 
 /// The largest token response read.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -315,10 +317,15 @@ impl ExchangeTokenSource {
             return Err(TokenSourceError::BadResponse("expires_in is 0".into()));
         }
         // Counted from the request, not the answer: the token may have been minted any time in
-        // between.
-        let lifetime = Duration::from_secs(answer.expires_in);
-        let expires_at = requested_at + lifetime;
-        let refresh_at = expires_at - inner.refresh_margin.min(lifetime / 2);
+        // between. No exchange issues tokens for longer than MAX_TOKEN_TTL: a larger
+        // `expires_in` is a broken or hostile answer, and must not overflow the clock.
+        let lifetime = Duration::from_secs(answer.expires_in).min(MAX_TOKEN_TTL);
+        let expires_at = requested_at.checked_add(lifetime).ok_or_else(|| {
+            TokenSourceError::BadResponse("expires_in overflows the clock".into())
+        })?;
+        let refresh_at = expires_at
+            .checked_sub(inner.refresh_margin.min(lifetime / 2))
+            .unwrap_or(requested_at);
         Ok(AccessToken {
             token: answer.access_token.into(),
             expires_at,

@@ -32,8 +32,9 @@ pub const TOKEN_TYPE_IAM_PROOF: &str = "urn:tower-iam-auth:params:oauth:token-ty
 /// `subject_token_type` of a Vault-format IAM login (the JSON document as the token).
 pub const TOKEN_TYPE_VAULT_IAM_LOGIN: &str =
     "urn:tower-iam-auth:params:oauth:token-type:vault-iam-login";
-/// The longest lifetime of an issued token.
-pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+/// The longest lifetime of an issued token: a bearer token cannot be revoked, so it is kept
+/// short. [`JwtVerifier`](super::JwtVerifier)s refuse longer-lived tokens by default.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
 /// The largest request body `POST /token` reads.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 

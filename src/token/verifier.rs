@@ -14,6 +14,7 @@ use super::algorithm::JwtAlgorithm;
 use super::claims::{self, ReceivedClaims};
 use super::jwk::{JwkSet, VerifyingKey};
 use super::remote_jwks::{KeyMap, RemoteJwks, key_map};
+use crate::arn::PrincipalKind;
 use crate::clock::{Clock, SharedClock};
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
@@ -139,6 +140,9 @@ pub struct JwtVerifierBuilder {
     default_cache_ttl: Duration,
     max_stale: Duration,
     http_timeout: Duration,
+    max_token_lifetime: Duration,
+    allow_root: bool,
+    allow_federated_users: bool,
     clock: SharedClock,
 }
 
@@ -191,6 +195,32 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// The longest lifetime a token may claim: `exp - iat` (or `exp - nbf` without `iat`, or
+    /// `exp - now` without either) above it is refused with `jwt.claims`, so that a token minted
+    /// with a far `exp` (by a misconfigured or compromised issuer) is not honoured for days.
+    /// Default 1 hour, the longest a [`TokenExchange`](super::TokenExchange) issues
+    /// ([`MAX_TOKEN_TTL`](super::MAX_TOKEN_TTL)).
+    pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_token_lifetime = lifetime;
+        self
+    }
+
+    /// Accepts tokens naming an account's root user. Default: refused with
+    /// `principal.kind_refused`, as [`IamAuthLayer`](crate::server::IamAuthLayer) refuses root
+    /// proofs by default. Behind a layer, both this and the layer's
+    /// [`allow_root`](crate::server::IamAuthConfigBuilder::allow_root) must allow it.
+    pub fn allow_root(mut self, allow: bool) -> Self {
+        self.allow_root = allow;
+        self
+    }
+
+    /// Accepts tokens naming federated users (`sts:GetFederationToken`). Default: refused, as
+    /// for [`allow_root`](Self::allow_root).
+    pub fn allow_federated_users(mut self, allow: bool) -> Self {
+        self.allow_federated_users = allow;
+        self
+    }
+
     /// The clock for `exp`, `nbf` and `iat`. Default: the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock::new(clock);
@@ -216,6 +246,7 @@ impl JwtVerifierBuilder {
         for (name, value) in [
             ("jwks_cache_ttl", self.default_cache_ttl),
             ("jwks_timeout", self.http_timeout),
+            ("max_token_lifetime", self.max_token_lifetime),
         ] {
             if value.is_zero() {
                 return Err(VerifierConfigError::Zero(name));
@@ -279,6 +310,10 @@ impl JwtVerifierBuilder {
                 issuers,
                 audiences: self.audiences,
                 leeway_secs: self.leeway.as_secs() as i64,
+                max_lifetime_secs: i64::try_from(self.max_token_lifetime.as_secs())
+                    .unwrap_or(i64::MAX),
+                allow_root: self.allow_root,
+                allow_federated_users: self.allow_federated_users,
                 clock: self.clock,
             }),
         })
@@ -320,6 +355,9 @@ struct Inner {
     issuers: Vec<IssuerState>,
     audiences: Vec<String>,
     leeway_secs: i64,
+    max_lifetime_secs: i64,
+    allow_root: bool,
+    allow_federated_users: bool,
     clock: SharedClock,
 }
 
@@ -331,7 +369,12 @@ struct Inner {
 /// trusted issuer, whose key with the token's `kid` is looked up (a remote set is refreshed once
 /// on an unknown `kid`, rate-limited); the header's `alg` must equal the algorithm pinned for that
 /// key (the header is never trusted to choose it); the signature must verify; `aud` must contain
-/// a configured audience; `exp` is required and `nbf`/`iat` are checked, each with the leeway.
+/// a configured audience; `exp` is required and `nbf`/`iat` are checked, each with the leeway;
+/// the token's lifetime must be at most [`max_token_lifetime`](JwtVerifierBuilder::max_token_lifetime);
+/// root and federated users are refused unless allowed
+/// ([`allow_root`](JwtVerifierBuilder::allow_root),
+/// [`allow_federated_users`](JwtVerifierBuilder::allow_federated_users)), so that
+/// [`verify`](Self::verify) used on its own applies the same rule as the layer.
 /// Header parameters that point at keys (`jku`, `x5u`, `jwk`) are ignored: keys come only from
 /// the configuration.
 ///
@@ -385,6 +428,9 @@ impl JwtVerifier {
             default_cache_ttl: Duration::from_secs(5 * 60),
             max_stale: Duration::from_secs(60 * 60),
             http_timeout: Duration::from_secs(5),
+            max_token_lifetime: Duration::from_secs(60 * 60),
+            allow_root: false,
+            allow_federated_users: false,
             clock: SharedClock::default(),
         }
     }
@@ -472,7 +518,17 @@ impl JwtVerifier {
             Layout::AwsOutbound => claims::identity_from_aws_token(sub, claims.aws.as_ref()),
         }
         .map_err(claims_error)?;
-        Ok(IamPrincipal::from_identity(identity))
+        let principal = IamPrincipal::from_identity(identity);
+        let refused = match principal.kind() {
+            PrincipalKind::Root => !inner.allow_root,
+            PrincipalKind::FederatedUser => !inner.allow_federated_users,
+            _ => false,
+        };
+        if refused {
+            return Err(AuthError::new(ReasonCode::PrincipalKindRefused)
+                .with_detail(format!("{} refused by the JWT verifier", principal.kind())));
+        }
+        Ok(principal)
     }
 
     fn check_claims(&self, claims: &ReceivedClaims) -> Result<(), AuthError> {
@@ -496,13 +552,13 @@ impl JwtVerifier {
         // RFC 7519 §4.1.4: not accepted on or after exp.
         if now >= exp.saturating_add(leeway) {
             return Err(AuthError::new(ReasonCode::JwtExpired)
-                .with_message(format!("token expired {}s ago", now - exp)));
+                .with_message(format!("token expired {}s ago", now.saturating_sub(exp))));
         }
         if let Some(nbf) = claims.nbf.filter(|&nbf| now.saturating_add(leeway) < nbf) {
             return Err(
                 AuthError::new(ReasonCode::JwtNotYetValid).with_message(format!(
                     "token is valid only in {}s (check clocks)",
-                    nbf - now
+                    nbf.saturating_sub(now)
                 )),
             );
         }
@@ -510,9 +566,17 @@ impl JwtVerifier {
             return Err(
                 AuthError::new(ReasonCode::JwtNotYetValid).with_message(format!(
                     "token is issued {}s in the future (check clocks)",
-                    iat - now
+                    iat.saturating_sub(now)
                 )),
             );
+        }
+        let start = claims.iat.or(claims.nbf).unwrap_or(now);
+        if exp.saturating_sub(start) > inner.max_lifetime_secs {
+            return Err(claims_error(format!(
+                "token lifetime of {}s is above the {}s allowed",
+                exp.saturating_sub(start),
+                inner.max_lifetime_secs
+            )));
         }
         Ok(())
     }
