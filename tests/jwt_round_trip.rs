@@ -494,6 +494,20 @@ async fn token_source_caps_an_absurd_expires_in() {
 }
 
 #[tokio::test]
+async fn the_same_proof_twice_gets_the_same_token_signed_once() {
+    let served = ServedExchange::start(rs256_keys()).await;
+    let proof = served.signer.token().await.unwrap();
+    let bearer = format!("Bearer {}", proof.as_str());
+    let (status, _, first) = post_token(&served, Some(&bearer), None, String::new()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, _, second) = post_token(&served, Some(&bearer), None, String::new()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    // Every signature has a fresh random `jti`: the same token was signed once.
+    assert_eq!(first["access_token"], second["access_token"]);
+    assert!(second["expires_in"].as_u64().unwrap() <= first["expires_in"].as_u64().unwrap());
+}
+
+#[tokio::test]
 async fn token_source_reuses_one_exchanged_token_until_it_is_due() {
     let served = ServedExchange::start(rs256_keys()).await;
     let source =
@@ -554,8 +568,14 @@ async fn token_source_exchanges_again_once_the_token_is_due() {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, SystemTime};
 
-    let served = ServedExchange::start(rs256_keys()).await;
     let offset = Arc::new(AtomicU64::new(0));
+    let exchange_clock = offset.clone();
+    // The exchange and the source share the clock: the exchange reuses a token for the same
+    // proof while more than half its lifetime remains.
+    let served = ServedExchange::start_with_clock(rs256_keys(), move || {
+        SystemTime::now() + Duration::from_secs(exchange_clock.load(Ordering::SeqCst))
+    })
+    .await;
     let clock = offset.clone();
     let source =
         ExchangeTokenSource::builder(served.signer.clone(), format!("{}/token", served.base))

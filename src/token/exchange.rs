@@ -37,6 +37,10 @@ pub const TOKEN_TYPE_VAULT_IAM_LOGIN: &str =
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
 /// The largest request body `POST /token` reads.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// At most this many issued tokens are kept for reuse by `POST /token`.
+const MAX_REUSABLE_TOKENS: u64 = 10_000;
+/// At most this many tokens are being signed at once (each is a KMS call or an RSA signature).
+const MAX_CONCURRENT_SIGNINGS: usize = 32;
 
 /// A configuration mistake found by [`TokenExchangeBuilder::build`].
 #[non_exhaustive]
@@ -238,6 +242,11 @@ impl TokenExchangeBuilder {
                 ttl: self.ttl,
                 cache_control,
                 clock: self.clock,
+                issued: moka::future::Cache::builder()
+                    .max_capacity(MAX_REUSABLE_TOKENS)
+                    .time_to_live(self.ttl / 2)
+                    .build(),
+                signing: tokio::sync::Semaphore::new(MAX_CONCURRENT_SIGNINGS),
             }),
         })
     }
@@ -254,6 +263,28 @@ struct Inner {
     ttl: Duration,
     cache_control: HeaderValue,
     clock: SharedClock,
+    /// Tokens issued by `POST /token`, by [`ReuseKey`]: the same proof for the same audience
+    /// gets the same token back while more than half its lifetime remains, instead of costing
+    /// another signature each time it is replayed.
+    issued: moka::future::Cache<ReuseKey, IssuedToken>,
+    signing: tokio::sync::Semaphore,
+}
+
+/// SHA-256 of the whole subject (proof or Vault login bytes), the audience and the active
+/// `kid` (so that activating a key stops the reuse of tokens signed by the previous one).
+type ReuseKey = [u8; 32];
+
+fn reuse_key(subject_kind: u8, subject: &[u8], audience: &str, kid: &str) -> ReuseKey {
+    let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    hash.update(&[subject_kind]);
+    hash.update(&(subject.len() as u64).to_be_bytes());
+    hash.update(subject);
+    hash.update(&(audience.len() as u64).to_be_bytes());
+    hash.update(audience.as_bytes());
+    hash.update(kid.as_bytes());
+    let mut key = [0; 32];
+    key.copy_from_slice(hash.finish().as_ref());
+    key
 }
 
 /// Exchanges IAM proofs for signed JWTs, and publishes the keys that verify them.
@@ -368,7 +399,15 @@ impl TokenExchange {
             jti: &jti,
             aws: AwsDetails::of(principal),
         };
-        let (token, kid) = inner.keys.sign(&claims, exp).await?;
+        let (token, kid) = {
+            // Bounds the signing work (and KMS calls) in flight, whatever the request rate.
+            let _permit = inner
+                .signing
+                .acquire()
+                .await
+                .map_err(|_| SigningError::Crypto)?;
+            inner.keys.sign(&claims, exp).await?
+        };
         tracing::info!(principal = %principal, audience, kid = %kid, jti = %jti, "token issued");
         Ok(IssuedToken {
             token,
@@ -474,12 +513,19 @@ async fn token_endpoint(
             &serde_json::json!({
                 "access_token": token.as_str(),
                 "token_type": "Bearer",
-                "expires_in": token.expires_in().as_secs(),
+                // What remains of it: a reused token is not as fresh as a new one.
+                "expires_in": seconds_left(token.expires_at(), exchange.inner.clock.now()),
                 "issued_token_type": TOKEN_TYPE_JWT,
             }),
         ),
         Err(error) => error.into_response(),
     }
+}
+
+/// Whole seconds from `now` to `exp` (both as NumericDates), at least 1.
+fn seconds_left(exp: SystemTime, now: SystemTime) -> u64 {
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    secs(exp).saturating_sub(secs(now)).max(1)
 }
 
 /// The single-valued form parameters this endpoint reads (of which only `audience` may also be in
@@ -641,6 +687,10 @@ async fn exchange_request(
         _ => {}
     }
 
+    let (subject_kind, subject_bytes) = match subject {
+        Subject::Proof(token) => (0, token.as_bytes()),
+        Subject::VaultLogin(body) => (1, body),
+    };
     let verified = match subject {
         // Only proofs are exchanged: a JWT handed back would renew itself forever.
         Subject::Proof(token) if ProofFormat::split_token(token).is_none() => {
@@ -653,10 +703,27 @@ async fn exchange_request(
         tracing::debug!(reason = %refusal.reason(), detail = %refusal.detail(), "token exchange refused");
         OAuthError::from_refusal(&refusal)
     })?;
-    exchange
-        .issue(&principal, audience)
+    // Only after the proof verified again: a reused token is handed only to a proof that is
+    // still valid now.
+    let key = reuse_key(
+        subject_kind,
+        subject_bytes,
+        audience
+            .or(inner.default_audience.as_deref())
+            .unwrap_or_default(),
+        &inner.keys.active_kid(),
+    );
+    if let Some(token) = inner.issued.get(&key).await {
+        if inner.clock.now() + inner.ttl / 2 < token.expires_at() {
+            return Ok(token);
+        }
+        inner.issued.invalidate(&key).await;
+    }
+    inner
+        .issued
+        .try_get_with(key, exchange.issue(&principal, audience))
         .await
-        .map_err(|e| match e {
+        .map_err(|e| match &*e {
             IssueError::AudienceNotAllowed(_) => {
                 OAuthError::request("audience is not allowed").with_error("invalid_target")
             }

@@ -243,6 +243,14 @@ pub struct ServedExchange {
 
 impl ServedExchange {
     pub async fn start(keys: KeySet) -> ServedExchange {
+        Self::start_with_clock(keys, SystemTime::now).await
+    }
+
+    /// As [`start`](Self::start), with `clock` for the exchange's `iat`, `exp` and token reuse.
+    pub async fn start_with_clock(
+        keys: KeySet,
+        clock: impl Fn() -> SystemTime + Send + Sync + 'static,
+    ) -> ServedExchange {
         let sts = LocalSts::start().await.unwrap();
         let credentials = sts.assume_role(ACCOUNT, "orders-reader", "session-1");
         let layer = IamAuthLayer::new(
@@ -259,6 +267,7 @@ impl ServedExchange {
             .issuer(&base)
             .keys(keys)
             .default_audience(JWT_AUDIENCE)
+            .clock(clock)
             .build()
             .unwrap();
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
