@@ -90,29 +90,18 @@ async fn pyjwt(
 /// An exchange publishing an RS256, an ES256 and an EdDSA key, with `alg`'s active, and one of
 /// its tokens.
 async fn token_signed_with(alg: JwtAlgorithm) -> (ServedExchange, String) {
-    let keys = KeySet::new(
-        SigningKey::generate(JwtAlgorithm::RS256)
-            .unwrap()
-            .with_kid("rsa"),
-    );
-    keys.publish(
-        SigningKey::generate(JwtAlgorithm::ES256)
-            .unwrap()
-            .with_kid("ec"),
-    )
-    .unwrap();
-    keys.publish(
-        SigningKey::generate(JwtAlgorithm::EdDSA)
-            .unwrap()
-            .with_kid("ed"),
-    )
-    .unwrap();
-    keys.activate(match alg {
-        JwtAlgorithm::ES256 => "ec",
-        JwtAlgorithm::EdDSA => "ed",
-        _ => "rsa",
-    })
-    .unwrap();
+    // The key of `alg` signs; the other two are published alongside it.
+    let all = [
+        (JwtAlgorithm::RS256, "rsa"),
+        (JwtAlgorithm::ES256, "ec"),
+        (JwtAlgorithm::EdDSA, "ed"),
+    ];
+    let key = |(alg, kid): (JwtAlgorithm, &str)| SigningKey::generate(alg).unwrap().with_kid(kid);
+    let active = all.into_iter().find(|(a, _)| *a == alg).unwrap();
+    let keys = KeySet::new(key(active));
+    for other in all.into_iter().filter(|(a, _)| *a != alg) {
+        keys.publish(key(other)).unwrap();
+    }
     let served = ServedExchange::start(keys).await;
     let token = served.exchange_proof().await;
     (served, token)

@@ -4,16 +4,37 @@
 
 mod jwt_support;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use jwt_support::*;
 use tower_iam_auth::error::ReasonCode;
-use tower_iam_auth::token::{JwtAlgorithm, JwtVerifier, KeySet, SigningKey, TrustedIssuer};
+use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
+use tower_iam_auth::token::{
+    DEFAULT_PUBLISH_LEAD, ExchangeConfigError, JwtAlgorithm, JwtVerifier, KeySet, KeySetError,
+    SigningKey, TokenExchange, TrustedIssuer,
+};
 
 fn key(kid: &str) -> SigningKey {
     SigningKey::generate(JwtAlgorithm::RS256)
         .unwrap()
         .with_kid(kid)
+}
+
+/// A key set with `kid` active, whose clock the test moves forward with the returned offset.
+fn clocked_keys(kid: &str) -> (KeySet, Arc<AtomicU64>) {
+    let offset = Arc::new(AtomicU64::new(0));
+    let seconds = offset.clone();
+    let keys = KeySet::new(key(kid)).with_clock(move || {
+        SystemTime::now() + Duration::from_secs(seconds.load(Ordering::SeqCst))
+    });
+    (keys, offset)
+}
+
+/// Moves a clocked key set past its publish lead.
+fn after_the_publish_lead(offset: &AtomicU64) {
+    offset.fetch_add(DEFAULT_PUBLISH_LEAD.as_secs(), Ordering::SeqCst);
 }
 
 fn remote_verifier(served: &ServedExchange) -> JwtVerifier {
@@ -26,10 +47,12 @@ fn remote_verifier(served: &ServedExchange) -> JwtVerifier {
 
 #[tokio::test]
 async fn tokens_of_the_previous_key_verify_while_it_is_published() {
-    let served = ServedExchange::start(KeySet::new(key("2026-01"))).await;
+    let (keys, offset) = clocked_keys("2026-01");
+    let served = ServedExchange::start(keys).await;
     let old_token = served.exchange_proof().await;
 
     served.exchange.keys().rotate(key("2026-02")).unwrap();
+    after_the_publish_lead(&offset);
     let new_token = served.exchange_proof().await;
     assert_eq!(served.exchange.keys().active_kid(), "2026-02");
     assert_eq!(
@@ -45,7 +68,8 @@ async fn tokens_of_the_previous_key_verify_while_it_is_published() {
 
 #[tokio::test]
 async fn a_published_key_does_not_sign_before_it_is_activated() {
-    let served = ServedExchange::start(KeySet::new(key("current"))).await;
+    let (keys, offset) = clocked_keys("current");
+    let served = ServedExchange::start(keys).await;
     served.exchange.keys().publish(key("next")).unwrap();
     let verifier = remote_verifier(&served);
     let token = served.exchange_proof().await;
@@ -58,6 +82,7 @@ async fn a_published_key_does_not_sign_before_it_is_activated() {
         "signed by the active key"
     );
     // Published first, so a verifier that fetched now already has it for later.
+    after_the_publish_lead(&offset);
     served.exchange.keys().activate("next").unwrap();
     let next_token = served.exchange_proof().await;
     assert_eq!(verifier.verify(&next_token).await.unwrap().arn(), ROLE_ARN);
@@ -68,9 +93,54 @@ async fn a_published_key_does_not_sign_before_it_is_activated() {
     );
 }
 
+#[test]
+fn activating_a_key_published_less_than_the_lead_ago_is_refused() {
+    let (keys, offset) = clocked_keys("current");
+    keys.publish(key("next")).unwrap();
+    offset.store(DEFAULT_PUBLISH_LEAD.as_secs() - 1, Ordering::SeqCst);
+    let error = keys.activate("next").unwrap_err();
+    assert!(
+        matches!(error, KeySetError::PublishedTooRecently { ref kid, .. } if kid == "next"),
+        "{error}"
+    );
+    assert_eq!(keys.active_kid(), "current");
+}
+
+#[test]
+fn rotate_activates_the_new_key_once_the_lead_has_passed() {
+    let (keys, offset) = clocked_keys("current");
+    keys.rotate(key("next")).unwrap();
+    assert_eq!(keys.published_kids(), ["current", "next"]);
+    offset.store(DEFAULT_PUBLISH_LEAD.as_secs() - 1, Ordering::SeqCst);
+    assert_eq!(keys.active_kid(), "current", "not before the lead");
+    offset.store(DEFAULT_PUBLISH_LEAD.as_secs(), Ordering::SeqCst);
+    assert_eq!(keys.active_kid(), "next");
+}
+
+#[test]
+fn exchange_refuses_a_publish_lead_shorter_than_the_jwks_max_age() {
+    let layer = IamAuthLayer::new(
+        IamAuthConfig::builder()
+            .audience(PROOF_AUDIENCE)
+            .build()
+            .unwrap(),
+    );
+    let result = TokenExchange::builder(layer)
+        .issuer(ISSUER)
+        .keys(KeySet::new(key("k")).with_publish_lead(Duration::from_secs(60)))
+        .default_audience(JWT_AUDIENCE)
+        .jwks_max_age(Duration::from_secs(300))
+        .build();
+    assert!(
+        matches!(result, Err(ExchangeConfigError::PublishLead { .. })),
+        "{result:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_cached_verifier_picks_up_a_new_kid_on_first_sight() {
-    let served = ServedExchange::start(KeySet::new(key("2026-01"))).await;
+    let (keys, offset) = clocked_keys("2026-01");
+    let served = ServedExchange::start(keys).await;
     let verifier = remote_verifier(&served);
     verifier
         .verify(&served.exchange_proof().await)
@@ -85,6 +155,7 @@ async fn a_cached_verifier_picks_up_a_new_kid_on_first_sight() {
     assert_eq!(served.jwks_fetches(), 1);
 
     served.exchange.keys().rotate(key("2026-02")).unwrap();
+    after_the_publish_lead(&offset);
     let rotated = served.exchange_proof().await;
     assert_eq!(verifier.verify(&rotated).await.unwrap().arn(), ROLE_ARN);
     assert_eq!(served.jwks_fetches(), 2, "one refresh, no restart");

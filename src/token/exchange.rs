@@ -63,6 +63,15 @@ pub enum ExchangeConfigError {
     /// An audience is empty, longer than 256 bytes or has control characters.
     #[error("invalid audience {0:?}")]
     InvalidAudience(String),
+    /// The key set's [publish lead](KeySet::with_publish_lead) is shorter than the JWKS
+    /// `max-age`: a key could sign before every verifier's cached JWK set has it.
+    #[error("the key set's publish lead {lead:?} is shorter than the JWKS max-age {max_age:?}")]
+    PublishLead {
+        /// The key set's publish lead.
+        lead: Duration,
+        /// The JWKS `Cache-Control: max-age`.
+        max_age: Duration,
+    },
     /// The token lifetime is zero or above [`MAX_TOKEN_TTL`].
     #[error("token ttl must be in 1s..={MAX_TOKEN_TTL:?}, got {0:?}")]
     TokenTtl(Duration),
@@ -186,7 +195,9 @@ impl TokenExchangeBuilder {
     }
 
     /// `Cache-Control: max-age` of the JWKS and discovery documents. Default 5 minutes: a new
-    /// key should be [published](KeySet::publish) at least this long before it is activated.
+    /// key must be [published](KeySet::publish) at least this long before it is activated, so
+    /// [`build`](Self::build) requires the key set's
+    /// [publish lead](KeySet::with_publish_lead) to be at least this.
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
         self.jwks_max_age = max_age;
         self
@@ -222,6 +233,12 @@ impl TokenExchangeBuilder {
         }
         if self.ttl.is_zero() || self.ttl > MAX_TOKEN_TTL {
             return Err(ExchangeConfigError::TokenTtl(self.ttl));
+        }
+        if keys.publish_lead() < self.jwks_max_age {
+            return Err(ExchangeConfigError::PublishLead {
+                lead: keys.publish_lead(),
+                max_age: self.jwks_max_age,
+            });
         }
         let base = issuer.trim_end_matches('/').to_owned();
         let cache_control = if self.jwks_max_age.is_zero() {

@@ -18,6 +18,10 @@ use crate::clock::{Clock, SharedClock};
 /// clock leeway verifiers allow and tokens being signed while the key was being retired.
 pub const RETIREMENT_GRACE: Duration = Duration::from_secs(5 * 60);
 
+/// How long a key is published before [`KeySet::activate`] lets it sign, by default: the
+/// default `Cache-Control: max-age` of a [`TokenExchange`](super::TokenExchange)'s JWKS.
+pub const DEFAULT_PUBLISH_LEAD: Duration = Duration::from_secs(5 * 60);
+
 /// A rotation mistake.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,15 @@ pub enum KeySetError {
     /// No published key has this `kid`.
     #[error("no published key has kid {0:?}")]
     UnknownKid(String),
+    /// The key was published less than the [publish lead](KeySet::with_publish_lead) ago:
+    /// verifiers holding a cached JWK set may not know it yet.
+    #[error("key {kid:?} was published too recently to sign: activate it in {remaining:?}")]
+    PublishedTooRecently {
+        /// The key.
+        kid: String,
+        /// How long until it may be activated.
+        remaining: Duration,
+    },
 }
 
 struct Entry {
@@ -41,12 +54,16 @@ struct Published {
     entry: Arc<Entry>,
     /// When the key stopped being the active one.
     retired_at: Option<u64>,
+    /// When it was published (0 for the first key: it is published before anyone fetches).
+    published_at: u64,
 }
 
 struct State {
     active: Arc<Entry>,
     /// Every published key, the active one included, in publication order.
     published: Vec<Published>,
+    /// A key [`rotate`](KeySet::rotate) published, to become active at the given time.
+    scheduled: Option<(Arc<Entry>, u64)>,
 }
 
 /// The signing keys of one issuer: exactly one **active** key signs new tokens; every
@@ -55,9 +72,13 @@ struct State {
 ///
 /// Rotation is publish-then-activate: [`publish`](Self::publish) a new key, let verifiers'
 /// cached JWK sets pick it up (their cache lifetime, `Cache-Control: max-age` of the JWKS
-/// endpoint), then [`activate`](Self::activate) it. [`rotate`](Self::rotate) does both at
-/// once, relying on verifiers refreshing on an unknown `kid`. A retired key stays published
-/// until every token it signed has expired, plus [`RETIREMENT_GRACE`], then drops out.
+/// endpoint), then [`activate`](Self::activate) it. `activate` refuses a key published less than
+/// the [publish lead](Self::with_publish_lead) ago (default [`DEFAULT_PUBLISH_LEAD`], which a
+/// [`TokenExchange`](super::TokenExchange) requires to be at least its JWKS `max-age`), so that
+/// no verifier sees a token before it can have the key. [`rotate`](Self::rotate) publishes a key
+/// now and has it become active by itself once the lead has passed. A retired key stays
+/// published until every token it signed has expired, plus [`RETIREMENT_GRACE`], then drops
+/// out.
 ///
 /// Cloning is cheap and clones share the keys. Signing reads the active key without waiting on
 /// rotation.
@@ -68,6 +89,10 @@ struct State {
 /// let keys = KeySet::new(SigningKey::generate(JwtAlgorithm::RS256)?.with_kid("k1"));
 /// keys.publish(SigningKey::generate(JwtAlgorithm::RS256)?.with_kid("k2"))?;
 /// assert_eq!(keys.active_kid(), "k1");
+/// // Verifiers may still hold a JWK set without k2.
+/// assert!(keys.activate("k2").is_err());
+/// # let keys = keys.with_publish_lead(std::time::Duration::ZERO);
+/// // ...once the publish lead has passed:
 /// keys.activate("k2")?;
 /// assert_eq!(keys.active_kid(), "k2");
 /// // k1 has signed nothing that is still valid, but stays for the grace period.
@@ -78,6 +103,7 @@ struct State {
 pub struct KeySet {
     state: Arc<RwLock<Arc<State>>>,
     clock: SharedClock,
+    publish_lead: Duration,
 }
 
 impl fmt::Debug for KeySet {
@@ -113,12 +139,30 @@ impl KeySet {
             published: vec![Published {
                 entry: active,
                 retired_at: None,
+                published_at: 0,
             }],
+            scheduled: None,
         };
         Self {
             state: Arc::new(RwLock::new(Arc::new(state))),
             clock: SharedClock::default(),
+            publish_lead: DEFAULT_PUBLISH_LEAD,
         }
+    }
+
+    /// How long a key must have been published before it may sign: at least the time every
+    /// verifier may keep a JWK set cached (the JWKS `Cache-Control: max-age`). Default
+    /// [`DEFAULT_PUBLISH_LEAD`]. `Duration::ZERO` suits only setups where every verifier reads
+    /// this `KeySet` itself (one process, [`jwks`](Self::jwks) as static keys).
+    #[must_use]
+    pub fn with_publish_lead(mut self, lead: Duration) -> Self {
+        self.publish_lead = lead;
+        self
+    }
+
+    /// The [publish lead](Self::with_publish_lead).
+    pub fn publish_lead(&self) -> Duration {
+        self.publish_lead
     }
 
     /// The clock that decides when retired keys drop out. Default: the system clock.
@@ -164,25 +208,36 @@ impl KeySet {
             published.push(Published {
                 entry: entry(key),
                 retired_at: None,
+                published_at: now,
             });
             Ok(State {
                 active: state.active.clone(),
                 published,
+                scheduled: state.scheduled.clone(),
             })
         })
     }
 
-    /// Makes the published key `kid` the one that signs. The previously active key stays
-    /// published until every token it signed has expired.
+    /// Makes the published key `kid` the one that signs, if it was published at least the
+    /// [publish lead](Self::with_publish_lead) ago (else [`KeySetError::PublishedTooRecently`]).
+    /// The previously active key stays published until every token it signed has expired. It
+    /// replaces a pending [`rotate`](Self::rotate).
     pub fn activate(&self, kid: &str) -> Result<(), KeySetError> {
+        let lead = self.publish_lead.as_secs();
         self.update(|state, now| {
-            let next = state
+            let found = state
                 .published
                 .iter()
                 .find(|p| p.entry.key.kid() == kid)
-                .ok_or_else(|| KeySetError::UnknownKid(kid.to_owned()))?
-                .entry
-                .clone();
+                .ok_or_else(|| KeySetError::UnknownKid(kid.to_owned()))?;
+            let ready_at = found.published_at.saturating_add(lead);
+            if now < ready_at && !Arc::ptr_eq(&found.entry, &state.active) {
+                return Err(KeySetError::PublishedTooRecently {
+                    kid: kid.to_owned(),
+                    remaining: Duration::from_secs(ready_at - now),
+                });
+            }
+            let next = found.entry.clone();
             let published = state
                 .published
                 .iter()
@@ -199,19 +254,54 @@ impl KeySet {
             Ok(State {
                 active: next,
                 published: retain_unexpired(&published, now),
+                scheduled: None,
             })
         })
     }
 
-    /// Publishes `key` and makes it the active key at once.
+    /// Publishes `key` now, and makes it the active key once it has been published for the
+    /// [publish lead](Self::with_publish_lead) (checked whenever a token is signed or
+    /// [`active_kid`](Self::active_kid) is read). With a zero lead it signs at once.
     pub fn rotate(&self, key: SigningKey) -> Result<(), KeySetError> {
+        let lead = self.publish_lead.as_secs();
         let kid = key.kid().to_owned();
         self.publish(key)?;
-        self.activate(&kid)
+        self.update(|state, now| {
+            let entry = state
+                .published
+                .iter()
+                .find(|p| p.entry.key.kid() == kid)
+                .ok_or_else(|| KeySetError::UnknownKid(kid.clone()))?
+                .entry
+                .clone();
+            Ok(State {
+                active: state.active.clone(),
+                published: state.published.clone(),
+                scheduled: Some((entry, now.saturating_add(lead))),
+            })
+        })?;
+        self.activate_scheduled();
+        Ok(())
+    }
+
+    /// Activates the key [`rotate`](Self::rotate) scheduled, once it is due.
+    fn activate_scheduled(&self) {
+        let due = self
+            .snapshot()
+            .scheduled
+            .as_ref()
+            .filter(|(_, at)| *at <= self.now_secs())
+            .map(|(entry, _)| entry.key.kid().to_owned());
+        if let Some(kid) = due
+            && let Err(error) = self.activate(&kid)
+        {
+            tracing::warn!(kid = %kid, error = %error, "scheduled key activation failed");
+        }
     }
 
     /// The `kid` of the key that signs new tokens.
     pub fn active_kid(&self) -> String {
+        self.activate_scheduled();
         self.snapshot().active.key.kid().to_owned()
     }
 
@@ -253,6 +343,7 @@ impl KeySet {
         claims: &C,
         exp: u64,
     ) -> Result<(String, String), SigningError> {
+        self.activate_scheduled();
         let entry = self.snapshot().active.clone();
         // Recorded before the token exists, so that the key cannot drop out under it.
         entry.max_exp.fetch_max(exp, Ordering::SeqCst);
@@ -328,7 +419,9 @@ mod tests {
     #[tokio::test]
     async fn retired_key_stays_until_its_last_token_expired_plus_grace() {
         let (offset, clock) = clock();
-        let keys = KeySet::new(key("old")).with_clock(clock);
+        let keys = KeySet::new(key("old"))
+            .with_clock(clock)
+            .with_publish_lead(Duration::ZERO);
         let now = keys.now_secs();
         keys.sign(&serde_json::json!({}), now + 3600).await.unwrap();
         keys.rotate(key("new")).unwrap();

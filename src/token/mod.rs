@@ -111,8 +111,9 @@
 //!
 //! # Rotation
 //!
-//! See [`KeySet`]: publish a new key, wait at least the JWKS cache lifetime, activate it; the old
-//! key stays published until every token it signed has expired.
+//! See [`KeySet`]: publish a new key, wait at least the JWKS cache lifetime (the key set's
+//! publish lead, which `activate` enforces and `rotate` waits for), activate it; the old key
+//! stays published until every token it signed has expired.
 //!
 //! [`IamAuthLayer`]: crate::server::IamAuthLayer
 //! [`IamPrincipal`]: crate::principal::IamPrincipal
@@ -138,7 +139,7 @@ pub use exchange::{
     TokenExchangeBuilder,
 };
 pub use jwk::{Jwk, JwkError, JwkSet};
-pub use key_set::{KeySet, KeySetError, RETIREMENT_GRACE};
+pub use key_set::{DEFAULT_PUBLISH_LEAD, KeySet, KeySetError, RETIREMENT_GRACE};
 pub use signing_key::{KeyError, SigningError, SigningKey};
 #[cfg(feature = "client")]
 pub(crate) use verifier::check_url;
