@@ -156,11 +156,13 @@ mod jwt {
         sts: &LocalSts,
         authorization: &str,
     ) -> (KeySet, Vec<(JwtAlgorithm, String)>) {
+        // One process signs and verifies here, so a key may sign as soon as it is published.
         let keys = KeySet::new(
             SigningKey::generate(JwtAlgorithm::RS256)
                 .unwrap()
                 .with_kid("rs256"),
-        );
+        )
+        .with_publish_lead(Duration::ZERO);
         for (alg, kid) in [
             (JwtAlgorithm::ES256, "es256"),
             (JwtAlgorithm::EdDSA, "eddsa"),
@@ -179,6 +181,7 @@ mod jwt {
             .issuer(ISSUER)
             .keys(keys.clone())
             .default_audience(AUDIENCE)
+            .jwks_max_age(Duration::ZERO)
             .build()
             .unwrap();
         let tokens = [
