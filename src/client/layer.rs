@@ -1,7 +1,10 @@
-//! [`IamProofLayer`]: attaches `Authorization: Bearer iam-v1.…` to outgoing requests.
+//! [`BearerLayer`]: attaches `Authorization: Bearer <token>` from a [`BearerSource`] to outgoing
+//! requests. [`IamProofLayer`] attaches proofs from a [`ProofSigner`]; with the `jwt` feature,
+//! `JwtBearerLayer` attaches exchanged JWTs.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, header};
@@ -10,45 +13,64 @@ use tower_service::Service;
 
 use super::signer::ProofSigner;
 
-/// The error type of [`IamProof`]: signing failures and the inner service's errors, boxed.
+/// The error type of [`Bearer`]: token failures and the inner service's errors, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A Tower layer for HTTP clients that signs (or reuses) a proof for every request.
-#[derive(Clone, Debug)]
-pub struct IamProofLayer {
-    signer: ProofSigner,
+/// Something that hands out bearer tokens for outgoing requests, reusing them while they last.
+pub trait BearerSource: Clone + Send + Sync + 'static {
+    /// The token to send after `Bearer `.
+    fn bearer_token(&self) -> impl Future<Output = Result<Arc<str>, BoxError>> + Send;
 }
 
-impl IamProofLayer {
-    /// A layer attaching tokens from `signer`.
-    pub fn new(signer: ProofSigner) -> Self {
-        Self { signer }
+impl BearerSource for ProofSigner {
+    async fn bearer_token(&self) -> Result<Arc<str>, BoxError> {
+        Ok(self.token().await?.as_str().into())
     }
 }
 
-impl<S> Layer<S> for IamProofLayer {
-    type Service = IamProof<S>;
+/// A Tower layer for HTTP clients that sets `Authorization: Bearer <token>` on every request.
+#[derive(Clone, Debug)]
+pub struct BearerLayer<T> {
+    source: T,
+}
+
+impl<T> BearerLayer<T> {
+    /// A layer attaching tokens from `source`.
+    pub fn new(source: T) -> Self {
+        Self { source }
+    }
+}
+
+impl<S, T: Clone> Layer<S> for BearerLayer<T> {
+    type Service = Bearer<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        IamProof {
+        Bearer {
             inner,
-            signer: self.signer.clone(),
+            source: self.source.clone(),
         }
     }
 }
 
-/// The service made by [`IamProofLayer`].
+/// The service made by [`BearerLayer`].
 #[derive(Clone, Debug)]
-pub struct IamProof<S> {
+pub struct Bearer<S, T> {
     inner: S,
-    signer: ProofSigner,
+    source: T,
 }
 
-impl<S, B> Service<Request<B>> for IamProof<S>
+/// Attaches IAM proofs signed by a [`ProofSigner`].
+pub type IamProofLayer = BearerLayer<ProofSigner>;
+
+/// The service made by [`IamProofLayer`].
+pub type IamProof<S> = Bearer<S, ProofSigner>;
+
+impl<S, T, B> Service<Request<B>> for Bearer<S, T>
 where
     S: Service<Request<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
+    T: BearerSource,
     B: Send + 'static,
 {
     type Response = S::Response;
@@ -60,12 +82,13 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // The service that was polled ready is the one that must be called.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let signer = self.signer.clone();
+        let source = self.source.clone();
         Box::pin(async move {
-            let token = signer.token().await?;
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.as_str()))?;
+            let token = source.bearer_token().await?;
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))?;
             value.set_sensitive(true);
             request.headers_mut().insert(header::AUTHORIZATION, value);
             inner.call(request).await.map_err(Into::into)

@@ -9,7 +9,7 @@ mod signer;
 #[cfg(feature = "jwt")]
 mod token_source;
 
-pub use layer::{BoxError, IamProof, IamProofLayer};
+pub use layer::{Bearer, BearerLayer, BearerSource, BoxError, IamProof, IamProofLayer};
 pub use signer::{ProofSigner, ProofSignerBuilder, ProofToken, SignError, SignerConfigError};
 #[cfg(feature = "jwt")]
 pub use token_source::{

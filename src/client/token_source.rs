@@ -3,18 +3,13 @@
 //! [`JwtBearerLayer`] attaches it to outgoing requests.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderValue, Request, header};
+use http::header;
 use serde::Deserialize;
-use tower_layer::Layer;
-use tower_service::Service;
 
-use super::layer::BoxError;
+use super::layer::{Bearer, BearerLayer, BearerSource, BoxError};
 use super::signer::{ProofSigner, SignError};
 use crate::clock::{Clock, SharedClock};
 use crate::token::{
@@ -334,64 +329,14 @@ impl ExchangeTokenSource {
     }
 }
 
-/// A Tower layer for HTTP clients that attaches `Authorization: Bearer <jwt>` from an
-/// [`ExchangeTokenSource`] to every request.
-#[derive(Clone, Debug)]
-pub struct JwtBearerLayer {
-    source: ExchangeTokenSource,
-}
-
-impl JwtBearerLayer {
-    /// A layer attaching tokens from `source`.
-    pub fn new(source: ExchangeTokenSource) -> Self {
-        Self { source }
+impl BearerSource for ExchangeTokenSource {
+    async fn bearer_token(&self) -> Result<Arc<str>, BoxError> {
+        Ok(self.token().await?.as_str().into())
     }
 }
 
-impl<S> Layer<S> for JwtBearerLayer {
-    type Service = JwtBearer<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        JwtBearer {
-            inner,
-            source: self.source.clone(),
-        }
-    }
-}
+/// Attaches `Authorization: Bearer <jwt>` from an [`ExchangeTokenSource`] to every request.
+pub type JwtBearerLayer = BearerLayer<ExchangeTokenSource>;
 
 /// The service made by [`JwtBearerLayer`].
-#[derive(Clone, Debug)]
-pub struct JwtBearer<S> {
-    inner: S,
-    source: ExchangeTokenSource,
-}
-
-impl<S, B> Service<Request<B>> for JwtBearer<S>
-where
-    S: Service<Request<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // The service that was polled ready is the one that must be called.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let source = self.source.clone();
-        Box::pin(async move {
-            let token = source.token().await?;
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.as_str()))?;
-            value.set_sensitive(true);
-            request.headers_mut().insert(header::AUTHORIZATION, value);
-            inner.call(request).await.map_err(Into::into)
-        })
-    }
-}
+pub type JwtBearer<S> = Bearer<S, ExchangeTokenSource>;
