@@ -2,76 +2,22 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
+use support::examples::{example, start};
 use support::*;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The example, through cargo (the test build has already built it).
-fn example() -> Command {
-    let mut command = Command::new(env!("CARGO"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "run",
-        "--quiet",
-        "--all-features",
-        "--example",
-        "whoami_server",
-    ]);
-    command
-}
-
-/// Starts the example and waits for its address.
-fn start(envs: &[(&str, &str)]) -> Server {
-    let mut command = example();
-    command
-        .env("IAM_AUTH_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("cargo runs the example");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the example printed its address")
-            .unwrap();
-        if let Some(addr) = line.strip_prefix("whoami_server listening on ") {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining stderr so the example never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
 
 #[tokio::test]
 async fn serves_health_whoami_and_login_as_configured_by_environment() {
     let sts = tower_iam_auth::testing::LocalSts::start().await.unwrap();
     let connect_to = sts.connect_to();
-    let server = start(&[
-        ("IAM_AUTH_AUDIENCE", AUDIENCE),
-        ("IAM_AUTH_FORMATS", "iam-v1,k8s-aws-v1"),
-        ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
-        ("IAM_AUTH_VAULT_AUDIENCE_HEADER", "X-APP-ID"),
-    ]);
+    let server = start(
+        "whoami_server",
+        &[
+            ("IAM_AUTH_AUDIENCE", AUDIENCE),
+            ("IAM_AUTH_FORMATS", "iam-v1,k8s-aws-v1"),
+            ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
+            ("IAM_AUTH_VAULT_AUDIENCE_HEADER", "X-APP-ID"),
+        ],
+    );
     let http = reqwest::Client::new();
 
     let health = http
@@ -140,7 +86,10 @@ async fn serves_health_whoami_and_login_as_configured_by_environment() {
 
 #[test]
 fn refuses_to_start_without_an_audience() {
-    let output = example().env_remove("IAM_AUTH_AUDIENCE").output().unwrap();
+    let output = example("whoami_server")
+        .env_remove("IAM_AUTH_AUDIENCE")
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("IAM_AUTH_AUDIENCE is required"));
 }

@@ -1,6 +1,7 @@
 //! Shared pieces of the integration tests: a LocalSts, a protected router, a signer.
 #![allow(dead_code)]
 
+pub mod examples;
 pub mod vault;
 
 use std::sync::Arc;
