@@ -11,7 +11,7 @@
 mod jwt_support;
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -21,20 +21,6 @@ use jwt_support::*;
 use tower_iam_auth::token::{
     JwtAlgorithm, JwtVerifier, KeyError, KeySet, SigningKey, TrustedIssuer,
 };
-
-fn python() -> PathBuf {
-    let candidate = match std::env::var_os("IAM_AUTH_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-    };
-    assert!(
-        candidate.is_file(),
-        "no Python interpreter with moto at {}: run scripts/test.sh once (it creates .venv/ \
-         from tests/interop/requirements.txt), or set IAM_AUTH_PYTHON",
-        candidate.display()
-    );
-    candidate
-}
 
 /// moto's server on a free port, stopped when dropped.
 struct Moto {
@@ -57,7 +43,7 @@ impl Moto {
             .unwrap()
             .port();
         let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jwt_support/moto_kms.py");
-        let child = Command::new(python())
+        let child = Command::new(jwt_support::python_env::interpreter())
             .arg(launcher)
             .arg(port.to_string())
             .stdin(Stdio::null())

@@ -8,7 +8,6 @@
 
 mod jwt_support;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use jwt_support::*;
@@ -33,20 +32,6 @@ except jwt.PyJWTError as error:
     print(json.dumps({"ok": False, "error": type(error).__name__, "message": str(error)}))
 "#;
 
-fn python() -> PathBuf {
-    let candidate = match std::env::var_os("IAM_AUTH_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-    };
-    assert!(
-        candidate.is_file(),
-        "no Python interpreter with PyJWT at {}: run scripts/test.sh once (it creates .venv/ \
-         from tests/interop/requirements.txt), or set IAM_AUTH_PYTHON",
-        candidate.display()
-    );
-    candidate
-}
-
 /// PyJWT's verdict on `token`, expecting `alg`, `audience` and `issuer`.
 async fn pyjwt(
     served: &ServedExchange,
@@ -55,7 +40,7 @@ async fn pyjwt(
     audience: &str,
     issuer: &str,
 ) -> Value {
-    let mut child = tokio::process::Command::new(python())
+    let mut child = tokio::process::Command::new(jwt_support::python_env::interpreter())
         .args(["-c", VERIFY])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

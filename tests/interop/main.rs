@@ -13,6 +13,8 @@ mod clients;
 mod peers;
 mod proxy;
 mod python;
+#[path = "../support/python_env.rs"]
+mod python_env;
 mod service;
 
 mod moto_quirks;

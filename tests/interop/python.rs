@@ -6,28 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-/// The interpreter: `$IAM_AUTH_PYTHON`, else `<crate>/.venv/bin/python`.
-pub fn interpreter() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let candidate = match std::env::var_os("IAM_AUTH_PYTHON") {
-            Some(path) => PathBuf::from(path),
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-        };
-        assert!(
-            candidate.is_file(),
-            "no Python interpreter with the interop peers at {}: run scripts/test.sh once \
-             (it creates .venv/ from tests/interop/requirements.txt), or set IAM_AUTH_PYTHON",
-            candidate.display()
-        );
-        candidate
-    })
-}
+pub use crate::python_env::interpreter;
 
 /// An executable installed in the virtual environment (`moto_server`, `ministack`, `aws`).
 ///

@@ -2,6 +2,9 @@
 //! tokens, a counting JWKS server, and a served `TokenExchange`.
 #![allow(dead_code)]
 
+#[path = "../support/python_env.rs"]
+pub mod python_env;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
