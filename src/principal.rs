@@ -70,6 +70,30 @@ impl IamPrincipal {
     }
 }
 
+impl IamPrincipal {
+    /// Refuses root and federated users unless allowed: the one rule behind the layer's and the
+    /// JWT verifier's `allow_root` / `allow_federated_users`.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn check_kind(
+        self,
+        allow_root: bool,
+        allow_federated_users: bool,
+    ) -> Result<Self, crate::error::AuthError> {
+        let refused = match self.kind() {
+            PrincipalKind::Root => !allow_root,
+            PrincipalKind::FederatedUser => !allow_federated_users,
+            _ => false,
+        };
+        if refused {
+            return Err(crate::error::AuthError::new(
+                crate::error::ReasonCode::PrincipalKindRefused,
+            )
+            .with_detail(format!("{} refused", self.kind())));
+        }
+        Ok(self)
+    }
+}
+
 impl fmt::Debug for IamPrincipal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IamPrincipal")

@@ -8,7 +8,7 @@ use tower_service::Service;
 
 use super::future::{ResponseBody, ResponseFuture};
 use super::layer::{IamAuthConfig, Shared};
-use crate::arn::{self, PrincipalKind};
+use crate::arn;
 use crate::cache::{Lookup, ProofCache};
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
@@ -181,16 +181,7 @@ async fn verify_cached(
 
 /// Refuses root and federated users unless the configuration allows them.
 fn check_kind(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrincipal, AuthError> {
-    let refused = match principal.kind() {
-        PrincipalKind::Root => !config.allow_root,
-        PrincipalKind::FederatedUser => !config.allow_federated_users,
-        _ => false,
-    };
-    if refused {
-        return Err(AuthError::new(ReasonCode::PrincipalKindRefused)
-            .with_detail(format!("{} refused", principal.kind())));
-    }
-    Ok(principal)
+    principal.check_kind(config.allow_root, config.allow_federated_users)
 }
 
 /// Extracts the token of `Authorization: Bearer <token>` (RFC 6750 §2.1), capping its size

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,7 +14,6 @@ use super::algorithm::JwtAlgorithm;
 use super::claims::{self, ReceivedClaims};
 use super::jwk::{JwkSet, VerifyingKey};
 use super::remote_jwks::{KeyMap, RemoteJwks, key_map};
-use crate::arn::PrincipalKind;
 use crate::clock::{Clock, SharedClock};
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
@@ -518,17 +517,8 @@ impl JwtVerifier {
             Layout::AwsOutbound => claims::identity_from_aws_token(sub, claims.aws.as_ref()),
         }
         .map_err(claims_error)?;
-        let principal = IamPrincipal::from_identity(identity);
-        let refused = match principal.kind() {
-            PrincipalKind::Root => !inner.allow_root,
-            PrincipalKind::FederatedUser => !inner.allow_federated_users,
-            _ => false,
-        };
-        if refused {
-            return Err(AuthError::new(ReasonCode::PrincipalKindRefused)
-                .with_detail(format!("{} refused by the JWT verifier", principal.kind())));
-        }
-        Ok(principal)
+        IamPrincipal::from_identity(identity)
+            .check_kind(inner.allow_root, inner.allow_federated_users)
     }
 
     fn check_claims(&self, claims: &ReceivedClaims) -> Result<(), AuthError> {
@@ -542,11 +532,7 @@ impl JwtVerifier {
             }
             None => return Err(AuthError::new(ReasonCode::JwtAudience).with_detail("no aud")),
         }
-        let now = inner
-            .clock
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = i64::try_from(inner.clock.unix_secs()).unwrap_or(i64::MAX);
         let leeway = inner.leeway_secs;
         let exp = claims.exp.ok_or_else(|| claims_error("no exp"))?;
         // RFC 7519 §4.1.4: not accepted on or after exp.
