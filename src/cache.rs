@@ -48,51 +48,44 @@ impl Default for CacheConfig {
     }
 }
 
+/// A cached value and when it stops counting: `expires_at` by the injected clock, checked on
+/// every read, and `ttl`, the same span for moka's own eviction.
 #[derive(Clone)]
-struct Verified {
-    principal: IamPrincipal,
+struct Entry<T> {
+    value: T,
     expires_at: SystemTime,
+    ttl: Duration,
 }
 
-#[derive(Clone)]
-struct Rejected {
-    error: AuthError,
-    expires_at: SystemTime,
+impl<T> Entry<T> {
+    /// An entry living until `window_closes_at`, but at most `cap` from `now`.
+    fn new(value: T, now: SystemTime, window_closes_at: SystemTime, cap: Duration) -> Self {
+        let expires_at = window_closes_at.min(now.checked_add(cap).unwrap_or(window_closes_at));
+        let ttl = expires_at.duration_since(now).unwrap_or_default();
+        Self {
+            value,
+            expires_at,
+            ttl,
+        }
+    }
+
+    fn live_at(&self, now: SystemTime) -> bool {
+        self.expires_at > now
+    }
 }
 
-/// Tells moka to drop entries when their window closes (by the system clock); the injected clock
-/// is checked on every read as well.
+/// Tells moka to drop entries when they expire, measured from the injected clock's `now` at
+/// insertion so that a test clock set in the past or the future does not skew eviction.
 struct UntilWindowCloses;
 
-impl<V: HasExpiry> Expiry<Box<[u8]>, V> for UntilWindowCloses {
+impl<T> Expiry<Box<[u8]>, Entry<T>> for UntilWindowCloses {
     fn expire_after_create(
         &self,
         _key: &Box<[u8]>,
-        value: &V,
+        value: &Entry<T>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        Some(
-            value
-                .expires_at()
-                .duration_since(SystemTime::now())
-                .unwrap_or_default(),
-        )
-    }
-}
-
-trait HasExpiry {
-    fn expires_at(&self) -> SystemTime;
-}
-
-impl HasExpiry for Verified {
-    fn expires_at(&self) -> SystemTime {
-        self.expires_at
-    }
-}
-
-impl HasExpiry for Rejected {
-    fn expires_at(&self) -> SystemTime {
-        self.expires_at
+        Some(value.ttl)
     }
 }
 
@@ -116,8 +109,8 @@ pub enum Lookup {
 /// Verified tokens, keyed by the whole token.
 #[derive(Clone)]
 pub struct ProofCache {
-    verified: Cache<Box<[u8]>, Verified, Hasher>,
-    rejected: Cache<Box<[u8]>, Rejected, Hasher>,
+    verified: Cache<Box<[u8]>, Entry<IamPrincipal>, Hasher>,
+    rejected: Cache<Box<[u8]>, Entry<AuthError>, Hasher>,
     config: Arc<CacheConfig>,
     clock: SharedClock,
 }
@@ -160,8 +153,8 @@ impl ProofCache {
     pub async fn lookup(&self, token: &[u8]) -> Lookup {
         let now = self.clock.now();
         if let Some(hit) = self.verified.get(token).await {
-            if hit.expires_at > now {
-                return Lookup::Verified(hit.principal);
+            if hit.live_at(now) {
+                return Lookup::Verified(hit.value);
             }
             self.verified.invalidate(token).await;
         }
@@ -169,8 +162,8 @@ impl ProofCache {
             return Lookup::Miss;
         }
         if let Some(rejected) = self.rejected.get(token).await {
-            if rejected.expires_at > now {
-                return Lookup::Rejected(rejected.error);
+            if rejected.live_at(now) {
+                return Lookup::Rejected(rejected.value);
             }
             self.rejected.invalidate(token).await;
         }
@@ -191,33 +184,22 @@ impl ProofCache {
         F: Future<Output = Result<IamPrincipal, AuthError>>,
     {
         let now = self.clock.now();
-        let expires_at = window_closes_at.min(
-            now.checked_add(self.config.max_ttl)
-                .unwrap_or(window_closes_at),
-        );
+        let max_ttl = self.config.max_ttl;
         let result = self
             .verified
             .try_get_with(Box::from(token), async move {
-                verify.await.map(|principal| Verified {
-                    principal,
-                    expires_at,
-                })
+                verify
+                    .await
+                    .map(|principal| Entry::new(principal, now, window_closes_at, max_ttl))
             })
             .await;
         match result {
-            Ok(verified) => Ok(verified.principal),
+            Ok(verified) => Ok(verified.value),
             Err(error) => {
                 let error = AuthError::clone(&error);
-                if error.reason() == ReasonCode::StsRejected && !self.config.negative_ttl.is_zero()
-                {
-                    let expires_at = window_closes_at.min(
-                        now.checked_add(self.config.negative_ttl)
-                            .unwrap_or(window_closes_at),
-                    );
-                    let entry = Rejected {
-                        error: error.clone(),
-                        expires_at,
-                    };
+                let negative_ttl = self.config.negative_ttl;
+                if error.reason() == ReasonCode::StsRejected && !negative_ttl.is_zero() {
+                    let entry = Entry::new(error.clone(), now, window_closes_at, negative_ttl);
                     self.rejected.insert(token.into(), entry).await;
                 }
                 Err(error)
