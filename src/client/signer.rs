@@ -299,10 +299,7 @@ impl ProofSignerBuilder {
     /// Checks the settings.
     pub fn build(self) -> Result<ProofSigner, SignerConfigError> {
         let audience = self.audience.ok_or(SignerConfigError::MissingAudience)?;
-        if audience.is_empty()
-            || audience.len() > 128
-            || !audience.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if !crate::proof::is_valid_audience(&audience) {
             return Err(SignerConfigError::InvalidAudience);
         }
         if self.expires_in < Duration::from_secs(1)

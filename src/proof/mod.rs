@@ -59,6 +59,13 @@ const ALLOWED_PARAMS: [&str; 9] = [
     "X-Amz-SignedHeaders",
 ];
 
+/// Whether `audience` can name a service: 1..=128 visible ASCII characters, so that it fits an
+/// HTTP header value unchanged. The server and the signer apply the same rule.
+#[cfg_attr(not(any(feature = "server", feature = "client")), allow(dead_code))]
+pub(crate) fn is_valid_audience(audience: &str) -> bool {
+    (1..=128).contains(&audience.len()) && audience.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// The local validation rules: which STS hosts, formats, and time window are accepted.
 #[derive(Clone, Debug)]
 pub struct ProofRules {

@@ -299,8 +299,7 @@ impl IamAuthConfigBuilder {
     /// Checks every setting.
     pub fn build(self) -> Result<IamAuthConfig, ConfigError> {
         let audience = self.audience.ok_or(ConfigError::MissingAudience)?;
-        let visible = |b: u8| b.is_ascii_graphic();
-        if audience.is_empty() || audience.len() > 128 || !audience.bytes().all(visible) {
+        if !crate::proof::is_valid_audience(&audience) {
             return Err(ConfigError::InvalidAudience);
         }
         let audience =
