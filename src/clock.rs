@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time.
 pub trait Clock: Send + Sync + 'static {
@@ -46,6 +46,16 @@ impl SharedClock {
     pub fn now(&self) -> SystemTime {
         self.0.now()
     }
+
+    /// The current time in whole seconds since the Unix epoch (a JWT NumericDate).
+    pub fn unix_secs(&self) -> u64 {
+        unix_secs(self.now())
+    }
+}
+
+/// Whole seconds since the Unix epoch; times before it count as 0.
+pub fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Default for SharedClock {

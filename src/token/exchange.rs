@@ -17,7 +17,7 @@ use super::claims::{AWS_CLAIMS_NAMESPACE, AwsDetails, IssuedClaims};
 use super::key_set::KeySet;
 use super::signing_key::SigningError;
 use super::verifier::check_url;
-use crate::clock::{Clock, SharedClock};
+use crate::clock::{Clock, SharedClock, unix_secs};
 use crate::error::AuthError;
 use crate::principal::IamPrincipal;
 use crate::proof::ProofFormat;
@@ -397,11 +397,7 @@ impl TokenExchange {
                 .as_deref()
                 .ok_or(IssueError::NoAudience)?,
         };
-        let now = inner
-            .clock
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = inner.clock.unix_secs();
         let exp = now + inner.ttl.as_secs();
         let mut jti = [0u8; 16];
         aws_lc_rs::rand::fill(&mut jti).map_err(|_| SigningError::Crypto)?;
@@ -541,8 +537,7 @@ async fn token_endpoint(
 
 /// Whole seconds from `now` to `exp` (both as NumericDates), at least 1.
 fn seconds_left(exp: SystemTime, now: SystemTime) -> u64 {
-    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    secs(exp).saturating_sub(secs(now)).max(1)
+    unix_secs(exp).saturating_sub(unix_secs(now)).max(1)
 }
 
 /// The single-valued form parameters this endpoint reads (of which only `audience` may also be in
