@@ -262,19 +262,17 @@ impl AuthError {
     /// JSON body `{"error": .., "reason": .., "message": ..}`.
     pub fn to_response(&self) -> Response<Bytes> {
         let status = self.status();
-        let mut body = String::with_capacity(128);
-        body.push_str("{\"error\":\"");
-        body.push_str(self.bearer_error().unwrap_or(match status {
+        let error = self.bearer_error().unwrap_or(match status {
             StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
             _ => "unauthorized",
-        }));
-        body.push_str("\",\"reason\":\"");
-        body.push_str(self.reason.as_str());
-        body.push_str("\",\"message\":\"");
-        push_json_escaped(&mut body, &self.message);
-        body.push_str("\"}");
+        });
+        let body = serde_json::json!({
+            "error": error,
+            "reason": self.reason.as_str(),
+            "message": &*self.message,
+        });
 
-        let mut response = Response::new(Bytes::from(body));
+        let mut response = Response::new(Bytes::from(body.to_string()));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(
@@ -321,17 +319,6 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
-
-fn push_json_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -395,10 +382,11 @@ mod tests {
 
     #[test]
     fn message_is_json_escaped() {
+        let message = "a \"quoted\"\nline \\ end";
         let response = AuthError::new(ReasonCode::ProofExpired)
-            .with_message("a \"quoted\"\nline")
+            .with_message(message)
             .to_response();
-        let text = std::str::from_utf8(response.body()).unwrap();
-        assert!(text.contains(r#"a \"quoted\"\u000aline"#), "{text}");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["message"], message);
     }
 }
