@@ -18,6 +18,8 @@ pub mod sts;
 #[cfg(feature = "server")]
 pub mod cache;
 #[cfg(feature = "server")]
+mod capped_body;
+#[cfg(feature = "server")]
 pub mod server;
 
 #[cfg(feature = "client")]

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::layer::{Bearer, BearerLayer, BearerSource, BoxError};
 use super::signer::{ProofSigner, SignError};
+use crate::capped_body::{CappedBodyError, read_capped};
 use crate::clock::{Clock, SharedClock};
 use crate::token::{
     GRANT_TYPE_TOKEN_EXCHANGE, MAX_TOKEN_TTL, TOKEN_TYPE_IAM_PROOF, TOKEN_TYPE_JWT,
@@ -262,7 +263,7 @@ impl ExchangeTokenSource {
             form.finish()
         };
         let requested_at = inner.clock.now();
-        let mut response = inner
+        let response = inner
             .http
             .post(&inner.token_url)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -272,17 +273,14 @@ impl ExchangeTokenSource {
             .await
             .map_err(|e| TokenSourceError::Http(e.to_string()))?;
         let status = response.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = read_capped(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| TokenSourceError::Http(e.to_string()))?
-        {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(TokenSourceError::BadResponse("response too large".into()));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|e| match e {
+                CappedBodyError::TooLarge => {
+                    TokenSourceError::BadResponse("response too large".into())
+                }
+                CappedBodyError::Transport(e) => TokenSourceError::Http(e.to_string()),
+            })?;
         if !status.is_success() {
             let refusal: Option<ErrorResponse> = serde_json::from_slice(&body).ok();
             return Err(TokenSourceError::Refused {

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::response::{self, CallerIdentity};
+use crate::capped_body::CappedBodyError;
 use crate::error::{AuthError, ReasonCode};
 use crate::proof::{GET_CALLER_IDENTITY_BODY, Replay, ValidatedProof};
 
@@ -196,24 +197,16 @@ fn transport_error(e: reqwest::Error) -> Attempt {
     }
 }
 
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, Attempt> {
-    if response.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(Attempt::Final(
-            AuthError::new(ReasonCode::StsBadResponse)
-                .with_detail("STS answer larger than the cap"),
-        ));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        if body.len() + chunk.len() > cap {
-            return Err(Attempt::Final(
+async fn read_capped(response: reqwest::Response, cap: usize) -> Result<Vec<u8>, Attempt> {
+    crate::capped_body::read_capped(response, cap)
+        .await
+        .map_err(|e| match e {
+            CappedBodyError::TooLarge => Attempt::Final(
                 AuthError::new(ReasonCode::StsBadResponse)
                     .with_detail("STS answer larger than the cap"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+            ),
+            CappedBodyError::Transport(e) => transport_error(e),
+        })
 }
 
 /// Sorts a non-200 answer into "the caller is not authenticated" and "STS cannot answer".

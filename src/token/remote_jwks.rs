@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use http::header;
 
 use super::jwk::{JwkSet, VerifyingKey};
+use crate::capped_body::{CappedBodyError, read_capped};
 use crate::error::{AuthError, ReasonCode};
 
 /// The largest JWKS document read.
@@ -206,7 +207,7 @@ impl RemoteJwks {
     }
 
     async fn fetch(&self) -> Result<(KeyMap, Duration), String> {
-        let mut response = self
+        let response = self
             .http
             .get(&self.url)
             .header(header::ACCEPT, "application/json, application/jwk-set+json")
@@ -216,28 +217,17 @@ impl RemoteJwks {
         if response.status() != http::StatusCode::OK {
             return Err(format!("GET {}: status {}", self.url, response.status()));
         }
-        if response
-            .content_length()
-            .is_some_and(|l| l > MAX_JWKS_BYTES as u64)
-        {
-            return Err(format!("GET {}: document too large", self.url));
-        }
         let ttl = response
             .headers()
             .get(header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .map_or(self.default_ttl, max_age);
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = read_capped(response, MAX_JWKS_BYTES)
             .await
-            .map_err(|e| format!("GET {}: {e}", self.url))?
-        {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(format!("GET {}: document too large", self.url));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|e| match e {
+                CappedBodyError::TooLarge => format!("GET {}: document too large", self.url),
+                CappedBodyError::Transport(e) => format!("GET {}: {e}", self.url),
+            })?;
         let set = JwkSet::from_json(&body).map_err(|e| format!("GET {}: {e}", self.url))?;
         Ok((
             key_map(&set, false).map_err(|e| format!("GET {}: {e}", self.url))?,
