@@ -56,6 +56,7 @@ fn benches(c: &mut Criterion) {
     let bare: Router = Router::new().route("/whoami", get(|| async { "ok" }));
     let config = IamAuthConfig::builder()
         .audience(AUDIENCE)
+        .allow_any_aws_account()
         .dangerous_sts_connect_to(sts.connect_to())
         .build()
         .unwrap();
@@ -173,11 +174,13 @@ mod jwt {
         let proofs = IamAuthLayer::new(
             IamAuthConfig::builder()
                 .audience(AUDIENCE)
+                .allow_any_aws_account()
                 .dangerous_sts_connect_to(sts.connect_to())
                 .build()
                 .unwrap(),
         );
         let exchange = TokenExchange::builder(proofs)
+            .allow_any_aws_account()
             .issuer(ISSUER)
             .keys(keys.clone())
             .default_audience(AUDIENCE)
@@ -257,6 +260,7 @@ mod jwt {
         // Built like `protected`, verifying the RS256 JWT instead of a cached proof.
         let config = IamAuthConfig::builder()
             .audience(AUDIENCE)
+            .allow_any_aws_account()
             .token_verifier(verifier.clone())
             .accept_proofs(false)
             .build()

@@ -5,6 +5,8 @@
 //! |---|---|
 //! | `IAM_AUTH_LISTEN` | address to bind, default `127.0.0.1:8080` |
 //! | `IAM_AUTH_AUDIENCE` | the audience of incoming proofs (required) |
+//! | `IAM_AUTH_ALLOWED_ACCOUNTS`, `IAM_AUTH_POLICY_FILE`, `IAM_AUTH_POLICY_PUBLIC_SIDS`, `IAM_AUTH_POLICY_DRY_RUN`, `IAM_AUTH_ALLOW_ANY_ACCOUNT`, `IAM_AUTH_ALLOW_ANONYMOUS` | who may obtain tokens and call `/whoami`: see `examples/common/auth_env.rs`; the policy may read `tower-iam-auth:TokenAudience` (absent outside `POST /token`) |
+//! | `IAM_AUTH_FORMATS`, `IAM_AUTH_VAULT_AUDIENCE_HEADER` | as for `whoami_server` |
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_ISSUER` | `iss` of issued tokens and base of the discovery document, default `http://<bound address>` |
 //! | `IAM_AUTH_JWT_AUDIENCE` | default audience of issued tokens, and the one `/whoami` accepts; default `IAM_AUTH_AUDIENCE` |
@@ -16,28 +18,33 @@
 //! JWT from this exchange or a proof, and answers the caller as JSON like `whoami_server`.
 //!
 //! ```sh
-//! IAM_AUTH_AUDIENCE=token-exchange cargo run --features jwt --example exchange_server
+//! IAM_AUTH_AUDIENCE=token-exchange IAM_AUTH_ALLOWED_ACCOUNTS=123456789012 \
+//!     cargo run --features jwt --example exchange_server
 //! ```
+
+#[path = "common/auth_env.rs"]
+mod auth_env;
 
 use std::error::Error;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use tower_iam_auth::policy::PolicyOptions;
 use tower_iam_auth::principal::IamPrincipal;
 use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
 use tower_iam_auth::token::{
     JwtAlgorithm, JwtVerifier, KeySet, SigningKey, TokenExchange, TrustedIssuer,
 };
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
+use auth_env::var as env;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let listen = env("IAM_AUTH_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let audience = env("IAM_AUTH_AUDIENCE").ok_or("IAM_AUTH_AUDIENCE is required")?;
+    let audience = env("IAM_AUTH_AUDIENCE")
+        .unwrap_or_else(|| auth_env::exit_with("IAM_AUTH_AUDIENCE is required"));
+    let admission = auth_env::Admission::from_env(PolicyOptions::new().token_audience(true));
     let jwt_audience = env("IAM_AUTH_JWT_AUDIENCE").unwrap_or_else(|| audience.clone());
     let ttl = match env("IAM_AUTH_TOKEN_TTL") {
         Some(secs) => Duration::from_secs(
@@ -71,17 +78,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .issuer(TrustedIssuer::exchange(&issuer).keys(keys.jwks()))
         .audience(&jwt_audience)
         .build()?;
-    let mut config = IamAuthConfig::builder()
-        .audience(&audience)
-        .token_verifier(verifier);
-    if let Some(connect_to) = env("IAM_AUTH_STS_CONNECT_TO") {
-        eprintln!(
-            "WARNING: sending STS calls over plain HTTP to {connect_to} (IAM_AUTH_STS_CONNECT_TO)"
-        );
-        config = config.dangerous_sts_connect_to(connect_to);
+    let config = auth_env::proof_settings(
+        IamAuthConfig::builder()
+            .audience(&audience)
+            .token_verifier(verifier),
+    );
+    let config = admission
+        .apply(config)
+        .build()
+        .unwrap_or_else(|e| auth_env::exit_with(e));
+    let layer = IamAuthLayer::new(config);
+    let mut exchange = TokenExchange::builder(layer.clone());
+    if !admission.allowed_accounts.is_empty() {
+        exchange = exchange.allowed_accounts(admission.allowed_accounts.clone());
     }
-    let layer = IamAuthLayer::new(config.build()?);
-    let exchange = TokenExchange::builder(layer.clone())
+    if let Some(policy) = &admission.policy {
+        exchange = exchange.policy(policy.clone());
+    }
+    if admission.allow_any_account {
+        exchange = exchange.allow_any_aws_account();
+    }
+    let exchange = exchange
+        .policy_dry_run(admission.dry_run)
         .issuer(&issuer)
         .keys(keys)
         .default_audience(&jwt_audience)

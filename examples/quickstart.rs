@@ -35,6 +35,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     // 2. The protected service. Handlers take the verified caller as an argument.
     let config = IamAuthConfig::builder()
         .audience(AUDIENCE)
+        .allowed_accounts(["123456789012"]) // who may come in (or .policy(..))
         .dangerous_sts_connect_to(sts.connect_to()) // only because STS is an emulator here
         .build()?;
     let app = Router::new()
@@ -110,6 +111,30 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         format!("forged token answered {status}"),
     )?;
     println!("forged token: {status}, reason {}", body["reason"]);
+
+    // 5. A valid proof from an account the service does not admit: authenticated, not allowed.
+    let stranger = ProofSigner::builder(sts.assume_role("210987654321", "orders-reader", "other"))
+        .audience(AUDIENCE)
+        .region("us-east-1")
+        .build()?;
+    let request = Request::get(format!("{base}/whoami"))
+        .header(
+            "authorization",
+            format!("Bearer {}", stranger.token().await?.as_str()),
+        )
+        .body(Empty::<Bytes>::new())?;
+    let response = Client::builder(TokioExecutor::new())
+        .build_http()
+        .request(request)
+        .await?;
+    let status = response.status();
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
+    check(
+        status == StatusCode::FORBIDDEN && body["reason"] == "policy.denied",
+        format!("another account answered {status}: {body}"),
+    )?;
+    println!("another account: {status}, reason {}", body["reason"]);
     println!("\nquickstart ok");
     Ok(())
 }

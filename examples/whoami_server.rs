@@ -1,48 +1,51 @@
-//! A protected axum server configured by environment, for black-box tests.
+//! A protected axum server configured by environment, for black-box tests and for trying
+//! policies from outside.
 //!
 //! | variable | meaning |
 //! |---|---|
 //! | `IAM_AUTH_LISTEN` | address to bind, default `127.0.0.1:8080` |
 //! | `IAM_AUTH_AUDIENCE` | this service's audience (required) |
+//! | `IAM_AUTH_ALLOWED_ACCOUNTS`, `IAM_AUTH_POLICY_FILE`, `IAM_AUTH_POLICY_PUBLIC_SIDS`, `IAM_AUTH_POLICY_DRY_RUN`, `IAM_AUTH_ALLOW_ANY_ACCOUNT`, `IAM_AUTH_ALLOW_ANONYMOUS` | who may come in: see `examples/common/auth_env.rs`; one of the first, second or fifth is required |
 //! | `IAM_AUTH_FORMATS` | comma list of `iam-v1`, `k8s-aws-v1`; default `iam-v1` |
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins, default `X-Vault-AWS-IAM-Server-ID` |
 //!
-//! Routes: `GET /healthz` (no auth), `GET /whoami` (the caller as JSON), and `POST /login`
-//! (a Vault-format login body; the same JSON, or the refusal).
+//! Routes: `GET /healthz` (no auth), `GET /whoami` (the caller as JSON), **every method on every
+//! path under `/api/`** (the caller as JSON plus `method` and `path`, so that policies can be
+//! tried from outside), and `POST /login` (a Vault-format login body; the caller, or the
+//! refusal).
+//!
+//! ```sh
+//! IAM_AUTH_AUDIENCE=orders IAM_AUTH_POLICY_FILE=policy.json cargo run --example whoami_server
+//! ```
+
+#[path = "common/auth_env.rs"]
+mod auth_env;
 
 use std::error::Error;
 
+use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use http::Method;
+use tower_iam_auth::policy::PolicyOptions;
 use tower_iam_auth::principal::IamPrincipal;
-use tower_iam_auth::proof::ProofFormat;
 use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let listen = std::env::var("IAM_AUTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    let audience =
-        std::env::var("IAM_AUTH_AUDIENCE").map_err(|_| "IAM_AUTH_AUDIENCE is required")?;
-    let formats = std::env::var("IAM_AUTH_FORMATS")
-        .unwrap_or_else(|_| "iam-v1".to_owned())
-        .split(',')
-        .map(|f| f.trim().parse::<ProofFormat>())
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let mut config = IamAuthConfig::builder().audience(audience).formats(formats);
-    if let Ok(connect_to) = std::env::var("IAM_AUTH_STS_CONNECT_TO") {
-        eprintln!(
-            "WARNING: sending STS calls over plain HTTP to {connect_to} (IAM_AUTH_STS_CONNECT_TO)"
-        );
-        config = config.dangerous_sts_connect_to(connect_to);
-    }
-    if let Ok(header) = std::env::var("IAM_AUTH_VAULT_AUDIENCE_HEADER") {
-        config = config.vault_audience_header(header);
-    }
-    let layer = IamAuthLayer::new(config.build()?);
+    let listen = auth_env::var("IAM_AUTH_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let audience = auth_env::var("IAM_AUTH_AUDIENCE")
+        .unwrap_or_else(|| auth_env::exit_with("IAM_AUTH_AUDIENCE is required"));
+    let admission = auth_env::Admission::from_env(PolicyOptions::new());
+    let config = auth_env::proof_settings(IamAuthConfig::builder().audience(audience));
+    let config = admission
+        .apply(config)
+        .build()
+        .unwrap_or_else(|e| auth_env::exit_with(e));
+    let layer = IamAuthLayer::new(config);
     let verifier = layer.clone();
 
     let app = Router::new()
@@ -50,6 +53,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "/whoami",
             get(|principal: IamPrincipal| async move { Json(principal) }),
         )
+        .route("/api/{*rest}", any(api))
         .route_layer(layer)
         .route(
             "/login",
@@ -61,6 +65,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
     eprintln!("whoami_server listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// Any method under `/api/`: the caller (`null` when anonymous), the method and the path.
+async fn api(
+    principal: Option<IamPrincipal>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+) -> Json<serde_json::Value> {
+    let mut body = serde_json::to_value(&principal).unwrap_or_default();
+    if body.is_null() {
+        body = serde_json::json!({ "arn": null });
+    }
+    body["method"] = method.as_str().into();
+    body["path"] = uri.path().into();
+    Json(body)
 }
 
 /// `POST /login`: a Vault-format login body in, the caller (or the refusal) out.

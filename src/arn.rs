@@ -86,6 +86,9 @@ pub struct NormalizedIdentity {
     pub session_name: Option<String>,
     /// The unique id of the role or user (`AROA…`, `AIDA…`); the account id for root.
     pub principal_id: String,
+    /// STS's `UserId`: `AROA…:SESSION` for role sessions, the unique id for users, the account
+    /// id for root; empty when the identity came from a token that does not carry it.
+    pub user_id: String,
 }
 
 impl fmt::Debug for NormalizedIdentity {
@@ -131,6 +134,7 @@ pub fn normalize(raw_arn: &str, user_id: &str) -> Result<NormalizedIdentity, Arn
             name: name.to_owned(),
             session_name: session.map(str::to_owned),
             principal_id: principal_id.to_owned(),
+            user_id: user_id.to_owned(),
         }
     };
 

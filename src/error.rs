@@ -158,6 +158,16 @@ reason_codes! {
     JwtClaims => "jwt.claims", UNAUTHORIZED, "token claims are invalid";
     /// The issuer's JWKS could not be fetched.
     JwksUnavailable => "jwks.unavailable", SERVICE_UNAVAILABLE, "signing keys unavailable; retry later";
+    /// The request path is not canonical, so a policy cannot decide on it.
+    RequestPathNotCanonical => "request.path_not_canonical", BAD_REQUEST, "request path is not canonical";
+    /// A header that the policy reads arrived more than once, or is not visible ASCII.
+    RequestHeaderRepeated => "request.header_ambiguous", BAD_REQUEST, "a header the policy reads is repeated or not text";
+    /// The policy does not allow this principal to make this request.
+    PolicyDenied => "policy.denied", FORBIDDEN, "not allowed by policy";
+    /// The principal maps to no user of this application.
+    PrincipalUnknown => "principal.unknown", FORBIDDEN, "principal is not a known user";
+    /// The application's user lookup failed.
+    PrincipalResolverUnavailable => "principal.resolver_unavailable", SERVICE_UNAVAILABLE, "user lookup is unavailable; retry later";
 }
 
 impl fmt::Display for ReasonCode {

@@ -20,6 +20,8 @@ pub mod cache;
 #[cfg(feature = "server")]
 mod capped_body;
 #[cfg(feature = "server")]
+pub mod policy;
+#[cfg(feature = "server")]
 pub mod server;
 
 #[cfg(feature = "client")]

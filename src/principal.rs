@@ -68,6 +68,13 @@ impl IamPrincipal {
     pub fn principal_id(&self) -> &str {
         &self.0.principal_id
     }
+
+    /// STS's `UserId` (the policy key `aws:userid`): `AROA…:SESSION` for role sessions, the
+    /// unique id for users, the account id for root; `None` when the token that proved this
+    /// principal did not carry it.
+    pub fn user_id(&self) -> Option<&str> {
+        Some(self.0.user_id.as_str()).filter(|id| !id.is_empty())
+    }
 }
 
 impl IamPrincipal {

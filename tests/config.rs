@@ -16,7 +16,10 @@ fn audience_is_required() {
 #[test]
 fn audience_must_be_visible_ascii() {
     for bad in ["", "two words", "line\nbreak", "ünïcode"] {
-        let result = IamAuthConfig::builder().audience(bad).build();
+        let result = IamAuthConfig::builder()
+            .audience(bad)
+            .allow_any_aws_account()
+            .build();
         assert!(
             matches!(result, Err(ConfigError::InvalidAudience)),
             "{bad:?}"
@@ -28,11 +31,13 @@ fn audience_must_be_visible_ascii() {
 fn proof_age_is_capped_at_fifteen_minutes() {
     let result = IamAuthConfig::builder()
         .audience("a")
+        .allow_any_aws_account()
         .max_proof_age(Duration::from_secs(901))
         .build();
     assert!(matches!(result, Err(ConfigError::MaxAge(_))));
     let result = IamAuthConfig::builder()
         .audience("a")
+        .allow_any_aws_account()
         .max_proof_age(Duration::ZERO)
         .build();
     assert!(matches!(result, Err(ConfigError::MaxAge(_))));
@@ -40,7 +45,11 @@ fn proof_age_is_capped_at_fifteen_minutes() {
 
 #[test]
 fn empty_format_list_is_refused() {
-    let result = IamAuthConfig::builder().audience("a").formats([]).build();
+    let result = IamAuthConfig::builder()
+        .audience("a")
+        .allow_any_aws_account()
+        .formats([])
+        .build();
     assert!(matches!(result, Err(ConfigError::NoFormats)));
 }
 
@@ -48,11 +57,13 @@ fn empty_format_list_is_refused() {
 fn region_outside_the_partitions_is_refused() {
     let result = IamAuthConfig::builder()
         .audience("a")
+        .allow_any_aws_account()
         .regions(["cn-north-1"])
         .build();
     assert!(matches!(result, Err(ConfigError::UnknownRegion(_))));
     let ok = IamAuthConfig::builder()
         .audience("a")
+        .allow_any_aws_account()
         .partitions([Partition::AwsCn])
         .regions(["cn-north-1"])
         .build();
@@ -69,6 +80,7 @@ fn connect_to_must_be_host_and_port() {
     ] {
         let result = IamAuthConfig::builder()
             .audience("a")
+            .allow_any_aws_account()
             .dangerous_sts_connect_to(bad)
             .build();
         assert!(matches!(result, Err(ConfigError::ConnectTo(_))), "{bad}");
@@ -79,6 +91,7 @@ fn connect_to_must_be_host_and_port() {
 fn zero_timeouts_are_refused() {
     let result = IamAuthConfig::builder()
         .audience("a")
+        .allow_any_aws_account()
         .sts_timeout(Duration::ZERO)
         .build();
     assert!(matches!(result, Err(ConfigError::Zero("sts_timeout"))));
@@ -86,7 +99,11 @@ fn zero_timeouts_are_refused() {
 
 #[test]
 fn durations_beyond_their_maximum_are_refused() {
-    let base = || IamAuthConfig::builder().audience("a");
+    let base = || {
+        IamAuthConfig::builder()
+            .audience("a")
+            .allow_any_aws_account()
+    };
     assert!(matches!(
         base().cache_max_ttl(Duration::MAX).build(),
         Err(ConfigError::TooLong("cache_max_ttl", _))
@@ -112,6 +129,7 @@ fn vault_audience_header_cannot_be_a_header_with_another_meaning() {
     ] {
         let result = IamAuthConfig::builder()
             .audience("a")
+            .allow_any_aws_account()
             .vault_audience_header(reserved)
             .build();
         assert!(
@@ -122,6 +140,7 @@ fn vault_audience_header_cannot_be_a_header_with_another_meaning() {
     assert!(
         IamAuthConfig::builder()
             .audience("a")
+            .allow_any_aws_account()
             .vault_audience_header("X-APP-ID")
             .build()
             .is_ok()

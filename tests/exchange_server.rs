@@ -20,6 +20,7 @@ async fn a_proof_exchanged_at_the_example_gives_a_jwt_its_whoami_accepts() {
         &[
             ("IAM_AUTH_AUDIENCE", AUDIENCE),
             ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
+            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
             ("IAM_AUTH_JWT_AUDIENCE", "orders-api"),
             ("IAM_AUTH_TOKEN_TTL", "600"),
         ],

@@ -557,6 +557,7 @@ async fn layer_answers_401_with_the_jwt_reason() {
     let key = TestKey::rsa();
     let config = IamAuthConfig::builder()
         .audience(JWT_AUDIENCE)
+        .allow_any_aws_account()
         .token_verifier(verifier(vec![key.jwk(KID)]))
         .accept_proofs(false)
         .build()

@@ -122,10 +122,12 @@ fn exchange_refuses_a_publish_lead_shorter_than_the_jwks_max_age() {
     let layer = IamAuthLayer::new(
         IamAuthConfig::builder()
             .audience(PROOF_AUDIENCE)
+            .allow_any_aws_account()
             .build()
             .unwrap(),
     );
     let result = TokenExchange::builder(layer)
+        .allow_any_aws_account()
         .issuer(ISSUER)
         .keys(KeySet::new(key("k")).with_publish_lead(Duration::from_secs(60)))
         .default_audience(JWT_AUDIENCE)

@@ -39,6 +39,7 @@ fn combined_service(served: &ServedExchange) -> Router {
         .unwrap();
     let config = IamAuthConfig::builder()
         .audience(JWT_AUDIENCE)
+        .allow_any_aws_account()
         .dangerous_sts_connect_to(served.sts.connect_to())
         .token_verifier(verifier)
         .build()
@@ -176,6 +177,7 @@ async fn jwt_only_layer_refuses_proofs() {
         .unwrap();
     let config = IamAuthConfig::builder()
         .audience(JWT_AUDIENCE)
+        .allow_any_aws_account()
         .dangerous_sts_connect_to(served.sts.connect_to())
         .token_verifier(verifier)
         .accept_proofs(false)
@@ -445,10 +447,12 @@ async fn token_ttl_above_one_hour_is_refused() {
     let layer = IamAuthLayer::new(
         IamAuthConfig::builder()
             .audience(PROOF_AUDIENCE)
+            .allow_any_aws_account()
             .build()
             .unwrap(),
     );
     let result = TokenExchange::builder(layer)
+        .allow_any_aws_account()
         .issuer(ISSUER)
         .keys(rs256_keys())
         .default_audience(JWT_AUDIENCE)

@@ -15,6 +15,7 @@ async fn serves_health_whoami_and_login_as_configured_by_environment() {
             ("IAM_AUTH_AUDIENCE", AUDIENCE),
             ("IAM_AUTH_FORMATS", "iam-v1,k8s-aws-v1"),
             ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
+            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
             ("IAM_AUTH_VAULT_AUDIENCE_HEADER", "X-APP-ID"),
         ],
     );

@@ -11,6 +11,8 @@ use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, ProofCache};
 use crate::clock::{Clock, SharedClock};
 use crate::error::AuthError;
+use crate::policy::layer::{Admission, AdmissionError, Enforcement};
+use crate::policy::{Authorize, PolicyHandle, SourceIp};
 use crate::principal::IamPrincipal;
 use crate::proof::{
     DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules, VAULT_AUDIENCE_HEADER,
@@ -60,6 +62,19 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("cannot build the STS HTTP client: {0}")]
     HttpClient(String),
+    /// The configuration does not say who may come in.
+    #[error(
+        "say who may come in: .policy(..) (an IAM policy), .allowed_accounts([..]) or \
+         .allowed_principals([..]), or .allow_any_aws_account() to admit every principal of every AWS account"
+    )]
+    NoAdmission,
+    /// An entry of `allowed_accounts` / `allowed_principals` is not an account id, an IAM or STS
+    /// ARN, or a unique id.
+    #[error("allowed principal refused: {0}")]
+    AllowedPrincipal(crate::policy::PolicyError),
+    /// The authorization settings do not fit together.
+    #[error("authorization: {0}")]
+    Authorization(String),
 }
 
 /// Configuration of [`IamAuthLayer`], built and checked by [`IamAuthConfig::builder`].
@@ -75,6 +90,8 @@ pub struct IamAuthConfig {
     pub(crate) token_verifier: Option<Arc<dyn TokenVerifier>>,
     pub(crate) accept_proofs: bool,
     pub(crate) vault_audience_header: HeaderName,
+    pub(crate) enforcement: Option<Enforcement>,
+    pub(crate) allow_anonymous: bool,
 }
 
 impl IamAuthConfig {
@@ -126,6 +143,7 @@ pub struct IamAuthConfigBuilder {
     token_verifier: Option<Arc<dyn TokenVerifier>>,
     accept_proofs: bool,
     vault_audience_header: String,
+    admission: Admission,
 }
 
 impl std::fmt::Debug for IamAuthConfigBuilder {
@@ -154,6 +172,7 @@ impl Default for IamAuthConfigBuilder {
             token_verifier: None,
             accept_proofs: true,
             vault_audience_header: VAULT_AUDIENCE_HEADER.to_owned(),
+            admission: Admission::default(),
         }
     }
 }
@@ -290,6 +309,76 @@ impl IamAuthConfigBuilder {
         self
     }
 
+    /// Decides who may do what with an IAM policy: a [`Policy`](crate::policy::Policy), a
+    /// [`PolicySet`](crate::policy::PolicySet), or a [`PolicyHandle`] to reload later. Enforced
+    /// on every request, cache hits and JWTs included: `403 policy.denied` when it does not
+    /// allow. Replaces an earlier [`authorize`](Self::authorize).
+    pub fn policy(mut self, policy: impl Into<PolicyHandle>) -> Self {
+        self.admission.policy(policy.into());
+        self
+    }
+
+    /// Decides with another engine than IAM policies. Replaces an earlier
+    /// [`policy`](Self::policy).
+    pub fn authorize(mut self, authorizer: impl Authorize) -> Self {
+        self.admission.authorize(Arc::new(authorizer));
+        self
+    }
+
+    /// Lets in only principals of these 12-digit accounts (checked with any
+    /// [`policy`](Self::policy): both must allow).
+    pub fn allowed_accounts<I, A>(mut self, accounts: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.admission
+            .allowed
+            .extend(accounts.into_iter().map(Into::into));
+        self
+    }
+
+    /// Lets in only these principals: role ARNs (`arn:aws:iam::A:role/NAME`, any session),
+    /// session ARNs, user ARNs, account ids or `arn:aws:iam::A:root`, unique ids (`AROA…`,
+    /// `AIDA…`). Checked with any [`policy`](Self::policy): both must allow.
+    pub fn allowed_principals<I, A>(self, principals: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.allowed_accounts(principals)
+    }
+
+    /// Lets in **every principal of every AWS account** that can sign a proof for this
+    /// audience. Anyone can create an AWS account: use this only where another layer decides
+    /// who may do what.
+    pub fn allow_any_aws_account(mut self) -> Self {
+        self.admission.allow_any_aws_account = true;
+        self
+    }
+
+    /// Lets requests without a token reach the policy as `aws:PrincipalType = Anonymous`
+    /// (handlers see `Option<IamPrincipal>` = `None`). Requires a [`policy`](Self::policy) or
+    /// [`authorize`](Self::authorize), which decides what anonymous callers may do; one that
+    /// does not admit them answers `401`. Default: off.
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.admission.allow_anonymous = allow;
+        self
+    }
+
+    /// Evaluates the policy and logs what it would deny, but lets every authenticated request
+    /// through: to try a policy on live traffic. Default: off.
+    pub fn policy_dry_run(mut self, dry_run: bool) -> Self {
+        self.admission.dry_run = dry_run;
+        self
+    }
+
+    /// Where `aws:SourceIp` comes from; required when the policy reads it.
+    pub fn source_ip(mut self, source: SourceIp) -> Self {
+        self.admission.source_ip = Some(source);
+        self
+    }
+
     /// The clock used for every time decision. Default: the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock::new(clock);
@@ -298,10 +387,11 @@ impl IamAuthConfigBuilder {
 
     /// Checks every setting.
     pub fn build(self) -> Result<IamAuthConfig, ConfigError> {
-        let audience = self.audience.ok_or(ConfigError::MissingAudience)?;
+        let audience = self.audience.clone().ok_or(ConfigError::MissingAudience)?;
         if !crate::proof::is_valid_audience(&audience) {
             return Err(ConfigError::InvalidAudience);
         }
+
         let audience =
             HeaderValue::from_str(&audience).map_err(|_| ConfigError::InvalidAudience)?;
         if self.formats.is_empty() || (!self.accept_proofs && self.token_verifier.is_none()) {
@@ -359,6 +449,14 @@ impl IamAuthConfigBuilder {
                 self.vault_audience_header.clone(),
             ));
         }
+        let enforcement = self
+            .admission
+            .enforcement(&self.clock)
+            .map_err(|e| match e {
+                AdmissionError::NoAdmission => ConfigError::NoAdmission,
+                AdmissionError::AllowedPrincipal(e) => ConfigError::AllowedPrincipal(e),
+                AdmissionError::Invalid(e) => ConfigError::Authorization(e),
+            })?;
         let endpoints = match &self.regions {
             None => StsEndpointTable::new(&self.partitions),
             Some(regions) => {
@@ -382,6 +480,8 @@ impl IamAuthConfigBuilder {
             token_verifier: self.token_verifier,
             accept_proofs: self.accept_proofs,
             vault_audience_header,
+            enforcement,
+            allow_anonymous: self.admission.allow_anonymous,
         })
     }
 }
@@ -440,7 +540,9 @@ impl IamAuthLayer {
         if token.len() > self.shared.config.rules.max_token_bytes() {
             return Err(crate::error::ReasonCode::ProofTooLarge.into());
         }
-        super::service::verify_bearer(&self.shared, token.as_bytes()).await
+        super::service::verify_bearer(&self.shared, token.as_bytes())
+            .await
+            .map(|(principal, _)| principal)
     }
 
     /// Verifies a Vault-format login body (`{iam_http_request_method, iam_request_url,

@@ -18,7 +18,10 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = IamAuthConfig::builder().audience("orders-service").build()?;
+//! let config = IamAuthConfig::builder()
+//!     .audience("orders-service")
+//!     .allowed_accounts(["123456789012"]) // or .policy(..), or .allow_any_aws_account()
+//!     .build()?;
 //! let app = Router::new()
 //!     .route("/whoami", get(|principal: IamPrincipal| async move { principal.arn().to_owned() }))
 //!     .layer(IamAuthLayer::new(config));

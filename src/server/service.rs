@@ -11,6 +11,7 @@ use super::layer::{IamAuthConfig, Shared};
 use crate::arn;
 use crate::cache::{Lookup, ProofCache};
 use crate::error::{AuthError, ReasonCode};
+use crate::policy::AuthMethod;
 use crate::principal::IamPrincipal;
 use crate::proof::{ProofFormat, ValidatedProof};
 
@@ -61,15 +62,29 @@ where
         let shared = self.shared.clone();
         ResponseFuture::new(async move {
             let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
-            let outcome = match (values.next(), values.next()) {
+            let authenticated = match (values.next(), values.next()) {
                 // Two credentials: the inner service might read the other one.
                 (Some(_), Some(_)) => Err(AuthError::new(ReasonCode::TokenMalformed)
                     .with_detail("more than one Authorization header")),
-                (first, _) => authenticate(&shared, first).await,
+                (None, _) if shared.config.allow_anonymous => Ok(None),
+                (first, _) => authenticate(&shared, first).await.map(Some),
             };
+            let outcome = authenticated.and_then(|caller| {
+                if let Some(enforcement) = &shared.config.enforcement {
+                    let (principal, method) = match &caller {
+                        Some((principal, method)) => (Some(principal), Some(*method)),
+                        None => (None, None),
+                    };
+                    enforcement.enforce(&request, principal, method)?;
+                }
+                Ok(caller)
+            });
             match outcome {
-                Ok(principal) => {
-                    request.extensions_mut().insert(principal);
+                Ok(caller) => {
+                    if let Some((principal, method)) = caller {
+                        request.extensions_mut().insert(principal);
+                        request.extensions_mut().insert(method);
+                    }
                     let response = inner.call(request).await?;
                     Ok(response.map(ResponseBody::inner))
                 }
@@ -95,7 +110,7 @@ fn log_refusal(error: &AuthError) {
 pub(crate) async fn authenticate(
     shared: &Shared,
     header: Option<&HeaderValue>,
-) -> Result<IamPrincipal, AuthError> {
+) -> Result<(IamPrincipal, AuthMethod), AuthError> {
     let token = bearer_token(header, shared.config.rules.max_token_bytes())?;
     verify_bearer(shared, token).await
 }
@@ -105,23 +120,24 @@ pub(crate) async fn authenticate(
 pub(crate) async fn verify_bearer(
     shared: &Shared,
     token: &[u8],
-) -> Result<IamPrincipal, AuthError> {
+) -> Result<(IamPrincipal, AuthMethod), AuthError> {
     let config = &shared.config;
     let is_proof = ProofFormat::ALL
         .iter()
         .any(|f| token.starts_with(f.prefix().as_bytes()));
     if let Some(verifier) = config.token_verifier.as_ref().filter(|_| !is_proof) {
         let principal = verifier.verify(b64token(token)?).await?;
-        return check_kind(config, principal);
+        return Ok((check_kind(config, principal)?, AuthMethod::Jwt));
     }
     if is_proof && !config.accept_proofs {
         return Err(AuthError::new(ReasonCode::TokenNotAccepted)
             .with_detail("proofs are not accepted by this layer"));
     }
-    verify_cached(shared, &shared.cache, token, || {
+    let principal = verify_cached(shared, &shared.cache, token, || {
         config.rules.validate(b64token(token)?, config.clock.now())
     })
-    .await
+    .await?;
+    Ok((principal, AuthMethod::Proof))
 }
 
 /// Verifies a Vault-format login body, through the same cache as bearer proofs.

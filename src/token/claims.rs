@@ -198,6 +198,7 @@ pub(crate) fn identity_from_aws_token(
         name: name.to_owned(),
         session_name: None,
         principal_id: String::new(),
+        user_id: String::new(),
     })
 }
 

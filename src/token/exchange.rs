@@ -11,14 +11,16 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri, header};
 
 use super::claims::{AWS_CLAIMS_NAMESPACE, AwsDetails, IssuedClaims};
 use super::key_set::KeySet;
 use super::signing_key::SigningError;
 use super::verifier::check_url;
 use crate::clock::{Clock, SharedClock, unix_secs};
-use crate::error::AuthError;
+use crate::error::{AuthError, ReasonCode};
+use crate::policy::layer::{Admission, AdmissionError, Enforcement};
+use crate::policy::{AuthMethod, AuthzRequest, PolicyHandle};
 use crate::principal::IamPrincipal;
 use crate::proof::ProofFormat;
 use crate::server::IamAuthLayer;
@@ -75,6 +77,19 @@ pub enum ExchangeConfigError {
     /// The token lifetime is zero or above [`MAX_TOKEN_TTL`].
     #[error("token ttl must be in 1s..={MAX_TOKEN_TTL:?}, got {0:?}")]
     TokenTtl(Duration),
+    /// The configuration does not say who may obtain tokens.
+    #[error(
+        "say who may obtain tokens: .policy(..) (an IAM policy; tower-iam-auth:TokenAudience is the \
+         requested audience), .allowed_accounts([..]) or .allowed_principals([..]), or \
+         .allow_any_aws_account() to issue tokens to every principal of every AWS account"
+    )]
+    NoAdmission,
+    /// An entry of `allowed_accounts` / `allowed_principals` is refused.
+    #[error("allowed principal refused: {0}")]
+    AllowedPrincipal(crate::policy::PolicyError),
+    /// The authorization settings do not fit together.
+    #[error("authorization: {0}")]
+    Authorization(String),
 }
 
 /// Why [`TokenExchange::issue`] issued no token.
@@ -151,6 +166,7 @@ pub struct TokenExchangeBuilder {
     ttl: Duration,
     jwks_max_age: Duration,
     clock: SharedClock,
+    admission: Admission,
 }
 
 impl fmt::Debug for TokenExchangeBuilder {
@@ -209,6 +225,53 @@ impl TokenExchangeBuilder {
         self
     }
 
+    /// Decides who may obtain a token for which audience with an IAM policy, evaluated on the
+    /// `POST /token` request with the verified principal and `tower-iam-auth:TokenAudience` =
+    /// the requested audience (load the policy with
+    /// [`PolicyOptions::token_audience`](crate::policy::PolicyOptions::token_audience)). A
+    /// principal it refuses gets `403 access_denied` (`policy.denied`) and costs no signature.
+    pub fn policy(mut self, policy: impl Into<PolicyHandle>) -> Self {
+        self.admission.policy(policy.into());
+        self
+    }
+
+    /// Issues tokens only to principals of these 12-digit accounts (with any
+    /// [`policy`](Self::policy): both must allow).
+    pub fn allowed_accounts<I, A>(mut self, accounts: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.admission
+            .allowed
+            .extend(accounts.into_iter().map(Into::into));
+        self
+    }
+
+    /// Issues tokens only to these principals (role, session or user ARNs, account ids,
+    /// unique ids), with any [`policy`](Self::policy).
+    pub fn allowed_principals<I, A>(self, principals: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.allowed_accounts(principals)
+    }
+
+    /// Issues tokens to **every principal of every AWS account** that proves itself to the
+    /// layer. Anyone can create an AWS account: use this only where every service that accepts
+    /// these tokens decides for itself who may do what.
+    pub fn allow_any_aws_account(mut self) -> Self {
+        self.admission.allow_any_aws_account = true;
+        self
+    }
+
+    /// Evaluates the policy and logs what it would refuse, but issues the token anyway.
+    pub fn policy_dry_run(mut self, dry_run: bool) -> Self {
+        self.admission.dry_run = dry_run;
+        self
+    }
+
     /// Checks every setting.
     pub fn build(self) -> Result<TokenExchange, ExchangeConfigError> {
         let issuer = self.issuer.ok_or(ExchangeConfigError::MissingIssuer)?;
@@ -240,6 +303,14 @@ impl TokenExchangeBuilder {
                 max_age: self.jwks_max_age,
             });
         }
+        let enforcement = self
+            .admission
+            .enforcement(&self.clock)
+            .map_err(|e| match e {
+                AdmissionError::NoAdmission => ExchangeConfigError::NoAdmission,
+                AdmissionError::AllowedPrincipal(e) => ExchangeConfigError::AllowedPrincipal(e),
+                AdmissionError::Invalid(e) => ExchangeConfigError::Authorization(e),
+            })?;
         let base = issuer.trim_end_matches('/').to_owned();
         let cache_control = if self.jwks_max_age.is_zero() {
             HeaderValue::from_static("no-cache")
@@ -264,6 +335,7 @@ impl TokenExchangeBuilder {
                     .time_to_live(self.ttl / 2)
                     .build(),
                 signing: tokio::sync::Semaphore::new(MAX_CONCURRENT_SIGNINGS),
+                enforcement,
             }),
         })
     }
@@ -285,6 +357,8 @@ struct Inner {
     /// another signature each time it is replayed.
     issued: moka::future::Cache<ReuseKey, IssuedToken>,
     signing: tokio::sync::Semaphore,
+    /// Who may obtain tokens for which audience; `None` with `allow_any_aws_account`.
+    enforcement: Option<Enforcement>,
 }
 
 /// SHA-256 of the whole subject (proof or Vault login bytes), the audience and the active
@@ -354,6 +428,7 @@ impl TokenExchange {
             ttl: Duration::from_secs(15 * 60),
             jwks_max_age: Duration::from_secs(5 * 60),
             clock: SharedClock::default(),
+            admission: Admission::default(),
         }
     }
 
@@ -715,6 +790,28 @@ async fn exchange_request(
         tracing::debug!(reason = %refusal.reason(), detail = %refusal.detail(), "token exchange refused");
         OAuthError::from_refusal(&refusal)
     })?;
+    // Who may obtain a token for this audience: decided before any signature is made.
+    if let Some(enforcement) = &inner.enforcement {
+        let authz = AuthzRequest::new(&Method::POST, uri, headers)
+            .principal(Some(&principal))
+            .auth_method(Some(AuthMethod::Proof))
+            .token_audience(audience.or(inner.default_audience.as_deref()))
+            .now(inner.clock.now());
+        enforcement.decide(authz).map_err(|refusal| {
+            tracing::info!(principal = %principal, reason = %refusal.reason(), "token exchange refused by policy");
+            if refusal.reason() == ReasonCode::PolicyDenied {
+                OAuthError {
+                    status: StatusCode::FORBIDDEN,
+                    error: "access_denied",
+                    description: "this principal may not obtain tokens for this audience".to_owned(),
+                    reason: Some(refusal.reason().as_str()),
+                    retry_after: None,
+                }
+            } else {
+                OAuthError::from_refusal(&refusal)
+            }
+        })?;
+    }
     // Only after the proof verified again: a reused token is handed only to a proof that is
     // still valid now.
     let key = reuse_key(

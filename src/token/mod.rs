@@ -34,10 +34,12 @@
 //! let proofs = IamAuthLayer::new(
 //!     IamAuthConfig::builder()
 //!         .audience("token-exchange")
+//!         .allowed_accounts(["123456789012"])
 //!         .dangerous_sts_connect_to(sts.connect_to())
 //!         .build()?,
 //! );
 //! let exchange = TokenExchange::builder(proofs)
+//!     .allowed_accounts(["123456789012"]) // who may obtain tokens
 //!     .issuer("https://auth.example.com")
 //!     .keys(KeySet::new(SigningKey::generate(JwtAlgorithm::RS256)?))
 //!     .default_audience("orders-service")
@@ -60,6 +62,7 @@
 //!     .build()?;
 //! let config = IamAuthConfig::builder()
 //!     .audience("orders-service")
+//!     .allowed_accounts(["123456789012"])
 //!     .token_verifier(verifier)
 //!     .accept_proofs(false)
 //!     .build()?;

@@ -24,6 +24,7 @@ impl Service {
     pub fn for_signer(emulator: &Emulator, signer: Signer) -> Service {
         let mut config = IamAuthConfig::builder()
             .audience(AUDIENCE)
+            .allow_any_aws_account()
             .formats(ProofFormat::ALL)
             .dangerous_sts_connect_to(emulator.connect_to());
         if signer.is_vault() {

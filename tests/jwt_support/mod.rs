@@ -259,6 +259,7 @@ impl ServedExchange {
         let layer = IamAuthLayer::new(
             IamAuthConfig::builder()
                 .audience(PROOF_AUDIENCE)
+                .allow_any_aws_account()
                 .dangerous_sts_connect_to(sts.connect_to())
                 .build()
                 .unwrap(),
@@ -267,6 +268,7 @@ impl ServedExchange {
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let exchange = TokenExchange::builder(layer)
+            .allow_any_aws_account()
             .issuer(&base)
             .keys(keys)
             .default_audience(JWT_AUDIENCE)

@@ -85,6 +85,7 @@ pub async fn harness_with(
     let clock = TestClock::default();
     let builder = IamAuthConfig::builder()
         .audience(AUDIENCE)
+        .allow_any_aws_account()
         .dangerous_sts_connect_to(sts.connect_to())
         .clock(clock.as_fn());
     let layer = IamAuthLayer::new(configure(builder).build().expect("valid config"));

@@ -1,0 +1,138 @@
+//! The `IAM_AUTH_*` variables that every example server reads the same way.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `IAM_AUTH_ALLOWED_ACCOUNTS` | comma list of 12-digit account ids let in |
+//! | `IAM_AUTH_POLICY_FILE` | an IAM policy JSON file (VPC Lattice auth policy grammar) |
+//! | `IAM_AUTH_POLICY_PUBLIC_SIDS` | comma list of `Sid`s of statements meant to admit everyone |
+//! | `IAM_AUTH_POLICY_DRY_RUN=1` | evaluate and log the policy, but let denied requests through |
+//! | `IAM_AUTH_ALLOW_ANY_ACCOUNT=1` | let in every principal of every AWS account |
+//! | `IAM_AUTH_ALLOW_ANONYMOUS=1` | requests without a token reach the policy as anonymous |
+//! | `IAM_AUTH_FORMATS` | comma list of `iam-v1`, `k8s-aws-v1`; default `iam-v1` |
+//! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
+//! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins |
+//!
+//! One of `IAM_AUTH_ALLOWED_ACCOUNTS`, `IAM_AUTH_POLICY_FILE` or `IAM_AUTH_ALLOW_ANY_ACCOUNT=1`
+//! is required: without one, the server refuses to start.
+
+#![allow(dead_code)]
+
+use tower_iam_auth::policy::{Policy, PolicyOptions};
+use tower_iam_auth::proof::ProofFormat;
+use tower_iam_auth::server::IamAuthConfigBuilder;
+
+/// A variable, unless unset or empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn flag(name: &str) -> bool {
+    var(name).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Prints why the server cannot start, and exits with status 2.
+pub fn exit_with(message: impl std::fmt::Display) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
+}
+
+/// Who may come in, as the environment says.
+pub struct Admission {
+    pub allowed_accounts: Vec<String>,
+    pub policy: Option<Policy>,
+    pub dry_run: bool,
+    pub allow_any_account: bool,
+    pub allow_anonymous: bool,
+}
+
+impl Admission {
+    /// Reads the admission variables; a policy file is loaded with `options` (plus the public
+    /// `Sid`s of `IAM_AUTH_POLICY_PUBLIC_SIDS`). Exits if none of the three is set or the
+    /// policy does not load.
+    pub fn from_env(options: PolicyOptions) -> Admission {
+        let allowed_accounts = list("IAM_AUTH_ALLOWED_ACCOUNTS");
+        let allow_any_account = flag("IAM_AUTH_ALLOW_ANY_ACCOUNT");
+        let policy = var("IAM_AUTH_POLICY_FILE").map(|path| {
+            let json = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_POLICY_FILE {path}: {e}")));
+            let options = list("IAM_AUTH_POLICY_PUBLIC_SIDS")
+                .into_iter()
+                .fold(options, PolicyOptions::public_sid);
+            let policy = Policy::from_json_with(&json, &options).unwrap_or_else(|e| {
+                exit_with(format!(
+                    "IAM_AUTH_POLICY_FILE {path} refused: {} at {:?}: {}",
+                    e.code(),
+                    e.pointer(),
+                    e.message()
+                ))
+            });
+            for lint in policy.lints() {
+                eprintln!("policy warning: {lint}");
+            }
+            policy
+        });
+        if allowed_accounts.is_empty() && policy.is_none() && !allow_any_account {
+            exit_with(
+                "say who may come in: set IAM_AUTH_ALLOWED_ACCOUNTS (comma list of account ids), \
+                 IAM_AUTH_POLICY_FILE (an IAM policy JSON file), or IAM_AUTH_ALLOW_ANY_ACCOUNT=1 \
+                 (every principal of every AWS account)",
+            );
+        }
+        Admission {
+            allowed_accounts,
+            policy,
+            dry_run: flag("IAM_AUTH_POLICY_DRY_RUN"),
+            allow_any_account,
+            allow_anonymous: flag("IAM_AUTH_ALLOW_ANONYMOUS"),
+        }
+    }
+
+    /// Applies it to a layer's configuration.
+    pub fn apply(&self, mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
+        if !self.allowed_accounts.is_empty() {
+            config = config.allowed_accounts(self.allowed_accounts.clone());
+        }
+        if let Some(policy) = &self.policy {
+            config = config.policy(policy.clone());
+        }
+        if self.allow_any_account {
+            eprintln!("WARNING: IAM_AUTH_ALLOW_ANY_ACCOUNT=1: every principal of every AWS account is let in");
+            config = config.allow_any_aws_account();
+        }
+        config
+            .policy_dry_run(self.dry_run)
+            .allow_anonymous(self.allow_anonymous)
+    }
+}
+
+/// The proof settings every example server reads: formats, STS override, Vault header.
+pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
+    let formats = var("IAM_AUTH_FORMATS")
+        .unwrap_or_else(|| "iam-v1".to_owned())
+        .split(',')
+        .map(|f| f.trim().parse::<ProofFormat>())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_FORMATS: {e}")));
+    config = config.formats(formats);
+    if let Some(connect_to) = var("IAM_AUTH_STS_CONNECT_TO") {
+        eprintln!(
+            "WARNING: sending STS calls over plain HTTP to {connect_to} (IAM_AUTH_STS_CONNECT_TO)"
+        );
+        config = config.dangerous_sts_connect_to(connect_to);
+    }
+    if let Some(header) = var("IAM_AUTH_VAULT_AUDIENCE_HEADER") {
+        config = config.vault_audience_header(header);
+    }
+    config
+}

@@ -1,0 +1,401 @@
+//! Enforcing a policy on requests: the shared [`Enforcement`] used by
+//! [`IamAuthLayer`](crate::server::IamAuthLayer), and [`PolicyLayer`], a standalone layer for
+//! axum's `route_layer` that also sees the matched route.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderName, Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::authorize::{Authorize, PolicyHandle};
+use super::builder::StatementBuilder;
+use super::compiled::{Outcome, Policy};
+use super::request::{AuthMethod, AuthzRequest};
+use super::values::IpNet;
+use crate::clock::{Clock, SharedClock};
+use crate::error::{AuthError, ReasonCode};
+use crate::principal::IamPrincipal;
+use crate::server::{ResponseBody, ResponseFuture};
+
+/// Where `aws:SourceIp` comes from. Nothing is assumed: a policy that reads `aws:SourceIp` is
+/// refused unless the layer names its source.
+#[derive(Clone, Debug)]
+pub enum SourceIp {
+    /// The socket peer, from axum's `ConnectInfo<SocketAddr>` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`).
+    SocketPeer,
+    /// The right-most address of a forwarding header (e.g. `X-Forwarded-For`), believed only
+    /// when the socket peer is one of the trusted proxies; otherwise the socket peer.
+    TrustedProxyHeader {
+        /// The header a trusted proxy appends the client address to.
+        header: HeaderName,
+        /// The proxies' addresses or networks.
+        proxies: Vec<String>,
+    },
+}
+
+/// [`SourceIp`] checked and parsed.
+#[derive(Clone, Debug)]
+pub(crate) enum SourceIpFrom {
+    SocketPeer,
+    Header {
+        header: HeaderName,
+        proxies: Vec<IpNet>,
+    },
+}
+
+impl SourceIp {
+    pub(crate) fn parse(self) -> Result<SourceIpFrom, String> {
+        match self {
+            SourceIp::SocketPeer => Ok(SourceIpFrom::SocketPeer),
+            SourceIp::TrustedProxyHeader { header, proxies } => {
+                if proxies.is_empty() {
+                    return Err("a trusted proxy header needs at least one trusted proxy".into());
+                }
+                let proxies = proxies
+                    .iter()
+                    .map(|p| {
+                        IpNet::parse(p).ok_or_else(|| format!("{p:?} is not an address or CIDR"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(SourceIpFrom::Header { header, proxies })
+            }
+        }
+    }
+}
+
+impl SourceIpFrom {
+    /// The client address of a request, or a `400` when a trusted proxy's header is ambiguous.
+    fn read<B>(&self, request: &Request<B>) -> Result<Option<IpAddr>, AuthError> {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        match self {
+            SourceIpFrom::SocketPeer => Ok(peer),
+            SourceIpFrom::Header { header, proxies } => {
+                let Some(peer_ip) = peer else {
+                    return Ok(None);
+                };
+                if !proxies.iter().any(|p| p.contains(peer_ip)) {
+                    return Ok(Some(peer_ip));
+                }
+                let mut values = request.headers().get_all(header).iter();
+                let (Some(value), None) = (values.next(), values.next()) else {
+                    return Err(
+                        AuthError::new(ReasonCode::RequestHeaderRepeated).with_detail(format!(
+                            "{header} from a trusted proxy is missing or repeated"
+                        )),
+                    );
+                };
+                let last = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.rsplit(',').next())
+                    .and_then(|v| v.trim().parse::<IpAddr>().ok());
+                match last {
+                    Some(ip) => Ok(Some(ip)),
+                    None => Err(AuthError::new(ReasonCode::RequestHeaderRepeated)
+                        .with_detail(format!("{header} from a trusted proxy is not an address"))),
+                }
+            }
+        }
+    }
+}
+
+/// Who may come in, as a builder collects it (`IamAuthConfigBuilder`, `TokenExchangeBuilder`).
+#[derive(Clone, Default)]
+pub(crate) struct Admission {
+    pub(crate) authorizer: Option<Arc<dyn Authorize>>,
+    pub(crate) handle: Option<PolicyHandle>,
+    pub(crate) allowed: Vec<String>,
+    pub(crate) allow_any_aws_account: bool,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) source_ip: Option<SourceIp>,
+}
+
+/// Why an [`Admission`] does not build.
+#[derive(Debug)]
+pub(crate) enum AdmissionError {
+    NoAdmission,
+    AllowedPrincipal(super::PolicyError),
+    Invalid(String),
+}
+
+impl Admission {
+    pub(crate) fn policy(&mut self, handle: PolicyHandle) {
+        self.authorizer = Some(Arc::new(handle.clone()));
+        self.handle = Some(handle);
+    }
+
+    pub(crate) fn authorize(&mut self, authorizer: Arc<dyn Authorize>) {
+        self.authorizer = Some(authorizer);
+        self.handle = None;
+    }
+
+    /// Checks the settings; `None` when nothing is to be enforced (`allow_any_aws_account`).
+    pub(crate) fn enforcement(
+        &self,
+        clock: &SharedClock,
+    ) -> Result<Option<Enforcement>, AdmissionError> {
+        if self.authorizer.is_none() && self.allowed.is_empty() && !self.allow_any_aws_account {
+            return Err(AdmissionError::NoAdmission);
+        }
+        if self.allow_anonymous && self.authorizer.is_none() {
+            return Err(AdmissionError::Invalid(
+                "allow_anonymous needs a policy (or authorize) that says what anonymous callers may do".into(),
+            ));
+        }
+        if let Some(handle) = &self.handle {
+            for (name, policy) in handle.current().layers() {
+                if policy.reads_source_ip() && self.source_ip.is_none() {
+                    return Err(AdmissionError::Invalid(format!(
+                        "policy {name:?} reads aws:SourceIp: name its source with .source_ip(..)"
+                    )));
+                }
+                if policy.reads_route() {
+                    return Err(AdmissionError::Invalid(format!(
+                        "policy {name:?} reads tower-iam-auth:Route, which only a PolicyLayer under route_layer sees"
+                    )));
+                }
+            }
+        }
+        let admission = if self.allowed.is_empty() {
+            None
+        } else {
+            let mut statement = StatementBuilder::allow().sid("AllowedPrincipals");
+            for principal in &self.allowed {
+                statement = statement.principal(principal.clone());
+            }
+            let policy = Policy::builder()
+                .id("allowed-principals")
+                .statement(statement)
+                .build()
+                .map_err(AdmissionError::AllowedPrincipal)?;
+            Some(policy)
+        };
+        if admission.is_none() && self.authorizer.is_none() {
+            // allow_any_aws_account alone: nothing to enforce.
+            return Ok(None);
+        }
+        let source_ip = match self.source_ip.clone() {
+            Some(source) => Some(source.parse().map_err(AdmissionError::Invalid)?),
+            None => None,
+        };
+        Ok(Some(Enforcement {
+            admission,
+            authorizer: self.authorizer.clone(),
+            dry_run: self.dry_run,
+            source_ip,
+            clock: clock.clone(),
+        }))
+    }
+}
+
+/// What decides, and how, for one layer.
+#[derive(Clone)]
+pub(crate) struct Enforcement {
+    /// The principals let in at all (`allowed_accounts` / `allowed_principals`).
+    pub(crate) admission: Option<Policy>,
+    /// The policy or custom engine.
+    pub(crate) authorizer: Option<Arc<dyn Authorize>>,
+    pub(crate) dry_run: bool,
+    pub(crate) source_ip: Option<SourceIpFrom>,
+    pub(crate) clock: SharedClock,
+}
+
+impl Enforcement {
+    /// Decides one request for `principal` (`None`: anonymous). `Ok` lets it through.
+    pub(crate) fn enforce<B>(
+        &self,
+        request: &Request<B>,
+        principal: Option<&IamPrincipal>,
+        auth_method: Option<AuthMethod>,
+    ) -> Result<(), AuthError> {
+        let source_ip = match &self.source_ip {
+            Some(from) => from.read(request)?,
+            None => None,
+        };
+        let original = request
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map(|o| o.0.path());
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(axum::extract::MatchedPath::as_str);
+        let mut authz = AuthzRequest::new(request.method(), request.uri(), request.headers())
+            .principal(principal)
+            .auth_method(auth_method)
+            .source_ip(source_ip)
+            .now(self.clock.now())
+            .route(route);
+        if let Some(path) = original {
+            // Under `nest`, the URI is stripped of its prefix: decide on what the client sent.
+            authz = authz.path(path);
+        }
+        self.decide(authz)
+    }
+
+    /// Decides a request already described (the token exchange builds its own).
+    pub(crate) fn decide(&self, mut authz: AuthzRequest<'_>) -> Result<(), AuthError> {
+        authz.dry_run = self.dry_run;
+        let principal = authz.principal;
+        let mut denied = None;
+        if let Some(admission) = &self.admission
+            && principal.is_some()
+        {
+            let decision = admission.evaluate(&authz)?;
+            if !decision.is_allowed() {
+                tracing::info!(target: "tower_iam_auth::policy", decision = decision.outcome().as_str(), dry_run = self.dry_run, principal = principal.map(|p| p.arn()), "principal not in the allowed accounts or principals");
+                denied = Some(decision.outcome());
+            }
+        }
+        if denied.is_none()
+            && let Some(authorizer) = &self.authorizer
+        {
+            let decision = authorizer.authorize(&authz)?;
+            if !decision.is_allowed() {
+                denied = Some(decision.outcome());
+            }
+        }
+        match denied {
+            None => Ok(()),
+            Some(_) if self.dry_run => {
+                tracing::warn!(target: "tower_iam_auth::policy", principal = principal.map(|p| p.arn()), method = authz.method.as_str(), "dry run: a request the policy denies was let through");
+                Ok(())
+            }
+            // An anonymous caller that the policy does not admit is asked to authenticate.
+            Some(_) if principal.is_none() => Err(AuthError::new(ReasonCode::TokenMissing)),
+            Some(outcome) => Err(AuthError::new(ReasonCode::PolicyDenied).with_detail(
+                match outcome {
+                    Outcome::ExplicitDeny => "explicit deny",
+                    _ => "implicit deny",
+                },
+            )),
+        }
+    }
+}
+
+/// A Tower layer that enforces a policy on requests already authenticated by
+/// [`IamAuthLayer`](crate::server::IamAuthLayer) (it reads the [`IamPrincipal`] from the
+/// request extensions; with none, the caller is anonymous). Apply it with axum's `route_layer`
+/// to give policies the matched route template as `tower-iam-auth:Route`.
+///
+/// Denials are `403` (`policy.denied`); an anonymous caller that the policy does not admit gets
+/// `401`; a non-canonical path or an ambiguous header that the policy reads gets `400`.
+#[derive(Clone)]
+pub struct PolicyLayer {
+    enforcement: Arc<Enforcement>,
+}
+
+impl std::fmt::Debug for PolicyLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyLayer")
+            .field("dry_run", &self.enforcement.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyLayer {
+    /// A layer enforcing `policy` (a [`Policy`], [`PolicySet`](super::PolicySet) or
+    /// [`PolicyHandle`]).
+    pub fn new(policy: impl Into<PolicyHandle>) -> Self {
+        Self::with_authorizer(policy.into())
+    }
+
+    /// A layer enforcing a custom [`Authorize`].
+    pub fn with_authorizer(authorizer: impl Authorize) -> Self {
+        Self {
+            enforcement: Arc::new(Enforcement {
+                admission: None,
+                authorizer: Some(Arc::new(authorizer)),
+                dry_run: false,
+                source_ip: None,
+                clock: SharedClock::default(),
+            }),
+        }
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Enforcement)) -> Self {
+        f(Arc::make_mut(&mut self.enforcement));
+        self
+    }
+
+    /// Evaluates and logs, but lets denied requests through (to try a policy on live traffic).
+    #[must_use]
+    pub fn dry_run(self, dry_run: bool) -> Self {
+        self.edit(|e| e.dry_run = dry_run)
+    }
+
+    /// Where `aws:SourceIp` comes from.
+    pub fn source_ip(self, source: SourceIp) -> Result<Self, String> {
+        let parsed = source.parse()?;
+        Ok(self.edit(|e| e.source_ip = Some(parsed)))
+    }
+
+    /// The clock for `aws:CurrentTime` and `aws:EpochTime`. Default: the system clock.
+    #[must_use]
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.edit(|e| e.clock = SharedClock::new(clock))
+    }
+}
+
+impl<S> Layer<S> for PolicyLayer {
+    type Service = PolicyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PolicyService {
+            inner,
+            enforcement: self.enforcement.clone(),
+        }
+    }
+}
+
+/// The service made by [`PolicyLayer`].
+#[derive(Clone)]
+pub struct PolicyService<S> {
+    inner: S,
+    enforcement: Arc<Enforcement>,
+}
+
+impl<S> std::fmt::Debug for PolicyService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyService").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PolicyService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let principal = request.extensions().get::<IamPrincipal>().cloned();
+        let method = request.extensions().get::<AuthMethod>().copied();
+        let decided = self
+            .enforcement
+            .enforce(&request, principal.as_ref(), method);
+        ResponseFuture::new(async move {
+            match decided {
+                Ok(()) => Ok(inner.call(request).await?.map(ResponseBody::inner)),
+                Err(error) => Ok(error.to_response().map(ResponseBody::rejection)),
+            }
+        })
+    }
+}

@@ -1,0 +1,286 @@
+//! The request as a policy sees it (AUTHZ §4, §7): [`AuthzRequest`], the canonical-path check,
+//! and the values of condition keys.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, Method};
+
+use super::keys::Key;
+use crate::arn::PrincipalKind;
+use crate::error::{AuthError, ReasonCode};
+use crate::principal::IamPrincipal;
+
+/// How the caller authenticated: the value of `tower-iam-auth:AuthMethod`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// An IAM proof (`iam-v1.`, `k8s-aws-v1.`, or a Vault-format login), verified by STS.
+    Proof,
+    /// A JWT, verified against its issuer's keys.
+    Jwt,
+}
+
+impl AuthMethod {
+    /// `proof` or `jwt`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Proof => "proof",
+            AuthMethod::Jwt => "jwt",
+        }
+    }
+}
+
+/// One request to authorize: who is calling (or nobody), and what they ask for. Built from
+/// borrowed parts, so that authorizing allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthzRequest<'a> {
+    pub(crate) principal: Option<&'a IamPrincipal>,
+    pub(crate) method: &'a Method,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) auth_method: Option<AuthMethod>,
+    pub(crate) source_ip: Option<IpAddr>,
+    pub(crate) now: SystemTime,
+    pub(crate) route: Option<&'a str>,
+    pub(crate) token_audience: Option<&'a str>,
+    /// Set by the enforcing layer in dry-run mode, for the audit event.
+    pub(crate) dry_run: bool,
+}
+
+impl<'a> AuthzRequest<'a> {
+    /// A request for `method` on `uri` with `headers`, from an anonymous caller, at the system
+    /// time. Set the rest with the other methods.
+    pub fn new(method: &'a Method, uri: &'a http::Uri, headers: &'a HeaderMap) -> Self {
+        Self {
+            principal: None,
+            method,
+            path: uri.path(),
+            query: uri.query(),
+            headers,
+            auth_method: None,
+            source_ip: None,
+            now: SystemTime::now(),
+            route: None,
+            token_audience: None,
+            dry_run: false,
+        }
+    }
+
+    /// A request from the parts of an HTTP request.
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        Self::new(&parts.method, &parts.uri, &parts.headers)
+    }
+
+    /// The verified caller; `None` for an anonymous caller.
+    pub fn principal(mut self, principal: Option<&'a IamPrincipal>) -> Self {
+        self.principal = principal;
+        self
+    }
+
+    /// How the caller authenticated.
+    pub fn auth_method(mut self, method: Option<AuthMethod>) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// The client address (`aws:SourceIp`).
+    pub fn source_ip(mut self, ip: Option<IpAddr>) -> Self {
+        self.source_ip = ip;
+        self
+    }
+
+    /// The time of the decision (`aws:CurrentTime`, `aws:EpochTime`).
+    pub fn now(mut self, now: SystemTime) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// The matched route template (`tower-iam-auth:Route`).
+    pub fn route(mut self, route: Option<&'a str>) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// The audience of the token asked for (`tower-iam-auth:TokenAudience`).
+    pub fn token_audience(mut self, audience: Option<&'a str>) -> Self {
+        self.token_audience = audience;
+        self
+    }
+
+    /// Replaces the path (e.g. with axum's `OriginalUri` under `nest`).
+    pub fn path(mut self, path: &'a str) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// `aws:PrincipalType`.
+    pub(crate) fn principal_type(&self) -> &'static str {
+        match self.principal.map(IamPrincipal::kind) {
+            None => "Anonymous",
+            Some(PrincipalKind::Role) => "AssumedRole",
+            Some(PrincipalKind::User) => "User",
+            Some(PrincipalKind::Root) => "Account",
+            Some(PrincipalKind::FederatedUser) => "FederatedUser",
+        }
+    }
+
+    /// The value of a single-valued string-like key, or `None` when absent. Values that are
+    /// not text here (numbers, times, addresses) are read with their own accessors.
+    pub(crate) fn string_value(&self, key: &Key, options: &KeyConstants) -> Option<&'a str>
+    where
+        Self: 'a,
+    {
+        let principal = self.principal;
+        match key {
+            Key::PrincipalArn => principal.map(IamPrincipal::arn),
+            Key::PrincipalAccount => principal.map(IamPrincipal::account),
+            Key::PrincipalType => Some(self.principal_type()),
+            Key::UserId => principal.and_then(IamPrincipal::user_id),
+            Key::Username => principal
+                .filter(|p| p.kind() == PrincipalKind::User)
+                .map(IamPrincipal::name),
+            Key::RequestMethod => Some(self.method.as_str()),
+            Key::RequestPath => Some(self.path),
+            Key::RequestHeader(name) => {
+                // Repeated headers were refused before evaluation; a non-text value too.
+                self.headers.get(name).and_then(|v| v.to_str().ok())
+            }
+            Key::SessionName => principal.and_then(IamPrincipal::session_name),
+            Key::AuthMethod => self.auth_method.map(AuthMethod::as_str),
+            Key::TokenAudience => self.token_audience,
+            Key::Route => self.route,
+            Key::ServiceArn | Key::ServiceNetworkArn => {
+                // Constants are 'static-ish but owned by the policy; see `constant_value`.
+                let _ = options;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Milliseconds since the epoch (`aws:CurrentTime`).
+    pub(crate) fn now_millis(&self) -> i64 {
+        self.now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// The form-decoded values of a query key.
+    pub(crate) fn query_values<'k>(
+        &self,
+        name: &'k str,
+    ) -> impl Iterator<Item = Cow<'a, str>> + use<'a, 'k> {
+        let query = self.query.unwrap_or_default();
+        form_urlencoded::parse(query.as_bytes())
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Constant key values configured with the policy (service ARN, service network ARN, port).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct KeyConstants {
+    pub(crate) service_arn: Option<String>,
+    pub(crate) service_network_arn: Option<String>,
+    pub(crate) port: Option<u16>,
+}
+
+/// Checks AUTHZ §7 on the path: it starts with `/`, has no empty, `.` or `..` segment, no
+/// backslash, no control character, no percent-encoded `/`, `\` or unreserved character, and
+/// upper-case hex only. Anything else could be read differently by a router than by the policy.
+pub fn check_canonical_path(path: &str) -> Result<(), AuthError> {
+    let refuse = |why: &'static str| {
+        Err(AuthError::new(ReasonCode::RequestPathNotCanonical).with_detail(why))
+    };
+    let Some(rest) = path.strip_prefix('/') else {
+        return refuse("path does not start with /");
+    };
+    if rest.is_empty() {
+        return Ok(());
+    }
+    for segment in rest.split('/') {
+        if segment.is_empty() {
+            // `/a//b`, and `/a/` is allowed only as a trailing slash.
+            if std::ptr::eq(segment.as_ptr(), rest[rest.len()..].as_ptr()) {
+                continue;
+            }
+            return refuse("empty path segment");
+        }
+        if segment == "." || segment == ".." {
+            return refuse("dot segment");
+        }
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\\' {
+            return refuse("backslash");
+        }
+        if b.is_ascii_control() || b >= 0x80 {
+            return refuse("control or non-ASCII character");
+        }
+        if b == b'%' {
+            let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2)) else {
+                return refuse("truncated percent-encoding");
+            };
+            let hex = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'A'..=b'F' => Some(c - b'A' + 10),
+                _ => None,
+            };
+            let (Some(h), Some(l)) = (hex(h), hex(l)) else {
+                return refuse("percent-encoding is not upper-case hex");
+            };
+            let decoded = h << 4 | l;
+            if decoded == b'/'
+                || decoded == b'\\'
+                || decoded.is_ascii_alphanumeric()
+                || matches!(decoded, b'-' | b'.' | b'_' | b'~')
+            {
+                return refuse("percent-encoded '/', '\\' or unreserved character");
+            }
+            i += 3;
+            continue;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_pass() {
+        for path in [
+            "/",
+            "/orders",
+            "/orders/",
+            "/orders/42",
+            "/a%20b",
+            "/a%2Cb",
+            "/~x",
+        ] {
+            assert!(check_canonical_path(path).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn non_canonical_paths_are_refused() {
+        for path in [
+            "", "orders", "//", "/a//b", "/./a", "/a/.", "/../a", "/a/..", "/a\\b", "/%2F", "/%2f",
+            "/%2e", "/%61", "/%5C", "/%7E", "/a%2", "/a%zz", "/a\u{7f}",
+        ] {
+            let err = check_canonical_path(path).unwrap_err();
+            assert_eq!(
+                err.reason(),
+                ReasonCode::RequestPathNotCanonical,
+                "{path:?}"
+            );
+        }
+    }
+}
