@@ -22,7 +22,7 @@ use crate::arn::{NormalizedIdentity, PrincipalKind};
 pub struct IamPrincipal(Arc<NormalizedIdentity>);
 
 impl IamPrincipal {
-    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "server", feature = "testing")), allow(dead_code))]
     pub(crate) fn from_identity(identity: NormalizedIdentity) -> Self {
         Self(Arc::new(identity))
     }

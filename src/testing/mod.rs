@@ -342,3 +342,22 @@ fn is_secret_param(name: &str) -> bool {
     name.eq_ignore_ascii_case("X-Amz-Signature")
         || name.eq_ignore_ascii_case("X-Amz-Security-Token")
 }
+
+/// An [`IamPrincipal`](crate::principal::IamPrincipal) as if STS had answered `raw_arn` and
+/// `user_id` to `GetCallerIdentity`, for unit tests of handlers and policies. Only this testing
+/// feature offers it: in a server, principals come from verification alone.
+///
+/// ```
+/// let p = tower_iam_auth::testing::principal(
+///     "arn:aws:sts::123456789012:assumed-role/deployer/ci",
+///     "AROAEXAMPLEID1234567:ci",
+/// )?;
+/// assert_eq!(p.arn(), "arn:aws:iam::123456789012:role/deployer");
+/// # Ok::<(), tower_iam_auth::arn::ArnError>(())
+/// ```
+pub fn principal(
+    raw_arn: &str,
+    user_id: &str,
+) -> Result<crate::principal::IamPrincipal, crate::arn::ArnError> {
+    crate::arn::normalize(raw_arn, user_id).map(crate::principal::IamPrincipal::from_identity)
+}
