@@ -107,7 +107,9 @@ impl Admission {
             config = config.policy(policy.clone());
         }
         if self.allow_any_account {
-            eprintln!("WARNING: IAM_AUTH_ALLOW_ANY_ACCOUNT=1: every principal of every AWS account is let in");
+            eprintln!(
+                "WARNING: IAM_AUTH_ALLOW_ANY_ACCOUNT=1: every principal of every AWS account is let in"
+            );
             config = config.allow_any_aws_account();
         }
         config

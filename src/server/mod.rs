@@ -40,8 +40,12 @@ mod future;
 mod layer;
 mod service;
 mod token_verifier;
+mod user;
 
 pub use future::{ResponseBody, ResponseFuture};
 pub use layer::{ConfigError, IamAuthConfig, IamAuthConfigBuilder, IamAuthLayer};
 pub use service::IamAuth;
 pub use token_verifier::{TokenVerifier, VerifyFuture};
+pub use user::{
+    AppUser, MissingAppUser, ResolveUser, ResolveUserFn, UserLayer, UserService, resolve_user_fn,
+};
