@@ -3,6 +3,8 @@
 //! - `server/bare`: the router without the layer (the baseline).
 //! - `server/proof_cache_hit`: the same router behind `IamAuthLayer`, with a token already verified.
 //! - `server/proof_reject_malformed`: a token refused by local validation.
+//! - `server/proof_cache_hit_policy`: `proof_cache_hit` with the 20-statement policy of
+//!   `benches/common/policy20.rs` allowing the request through its last statement.
 //! - `proof/parse_validate`: `ProofRules::validate` alone on a valid token.
 //!
 //! `scripts/bench.sh` runs them and prints the README table.
@@ -21,6 +23,9 @@ use tower_iam_auth::proof::ProofRules;
 use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
 use tower_iam_auth::sts::{Partition, StsEndpointTable};
 use tower_iam_auth::testing::LocalSts;
+
+#[path = "common/policy20.rs"]
+mod policy20;
 
 const AUDIENCE: &str = "bench-service";
 
@@ -63,6 +68,17 @@ fn benches(c: &mut Criterion) {
     let protected: Router = Router::new()
         .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
         .layer(IamAuthLayer::new(config));
+    // The same, deciding with a 20-statement policy whose last statement allows the request.
+    let policy = tower_iam_auth::policy::Policy::from_json(&policy20::policy20_json()).unwrap();
+    let config = IamAuthConfig::builder()
+        .audience(AUDIENCE)
+        .policy(policy)
+        .dangerous_sts_connect_to(sts.connect_to())
+        .build()
+        .unwrap();
+    let with_policy: Router = Router::new()
+        .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
+        .layer(IamAuthLayer::new(config));
 
     // Warm the cache, and check that each path answers what it is meant to measure.
     rt.block_on(async {
@@ -87,8 +103,16 @@ fn benches(c: &mut Criterion) {
             .await
             .unwrap();
         assert_eq!(malformed.status(), StatusCode::UNAUTHORIZED);
+        let status = with_policy
+            .clone()
+            .oneshot(request(Some(&authorization)))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::OK);
     });
-    assert_eq!(sts.calls(), 1);
+    // One call for `protected`, one for `with_policy` (each layer has its own cache).
+    assert_eq!(sts.calls(), 2);
 
     let mut group = c.benchmark_group("server");
     group.bench_function("bare", |b| {
@@ -108,6 +132,15 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    group.bench_function("proof_cache_hit_policy", |b| {
+        b.to_async(&rt).iter(|| async {
+            with_policy
+                .clone()
+                .oneshot(request(Some(&authorization)))
+                .await
+                .unwrap()
+        })
+    });
     group.bench_function("proof_reject_malformed", |b| {
         // Base64url of "not-a-url": decodes, then fails the URL rules.
         b.to_async(&rt).iter(|| async {
@@ -121,7 +154,7 @@ fn benches(c: &mut Criterion) {
     group.finish();
     assert_eq!(
         sts.calls(),
-        1,
+        2,
         "the benches never reached STS after warm-up"
     );
 

@@ -5,13 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # `jwt` adds the JWT benches (jwt/*, server/jwt_hit).
 cargo bench --bench server --features jwt -- "$@"
+cargo bench --bench policy -- "$@"
 python3 - <<'PY'
 import json, pathlib
 root = pathlib.Path("target/criterion")
 def median(name):
-    est = root / name / "new" / "estimates.json"
+    # Criterion turns '/' in a group name into '_': "policy/evaluate/x/y" is "policy_evaluate_x/y".
+    group, function = name.rsplit("/", 1)
+    est = root / group.replace("/", "_") / function / "new" / "estimates.json"
     return json.loads(est.read_text())["median"]["point_estimate"] if est.exists() else None
 rows = [("server/bare", "server/bare"), ("server/proof_cache_hit", "server/bare"),
+        ("server/proof_cache_hit_policy", "server/proof_cache_hit"),
+        ("policy/evaluate/20_statements/allow_last", None),
+        ("policy/evaluate/20_statements/deny_first", None),
+        ("policy/evaluate/20_statements/implicit_deny", None),
         ("server/proof_reject_malformed", "server/bare"), ("proof/parse_validate", None),
         ("server/jwt_hit", "server/bare"), ("jwt/verify_rs256", "jwt/decode_raw_rs256"),
         ("jwt/decode_raw_rs256", None), ("jwt/verify_es256", None), ("jwt/verify_eddsa", None)]

@@ -224,11 +224,13 @@ pub(crate) struct Condition {
     pub(crate) pointer: String,
 }
 
-/// The text form of a condition value: strings as they are, numbers and booleans as written.
+/// The text form of a condition value: strings as they are, integers and booleans as written.
+/// A JSON number with a fraction or exponent is `None`: it has passed through a float, which
+/// may have changed it, and numbers are never compared as floats here.
 fn value_text(value: &Json) -> Option<String> {
     match value {
         Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
+        Json::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
         Json::Bool(b) => Some(b.to_string()),
         _ => None,
     }
@@ -344,14 +346,22 @@ impl ParseContext<'_> {
         let mut texts = Vec::with_capacity(items.len());
         for (value, at) in &items {
             let Some(text) = value_text(value) else {
-                return Err(PolicyError::new(
-                    PolicyErrorCode::Malformed,
-                    at.as_str(),
-                    format!(
-                        "a condition value is a string, number or boolean, not {}",
-                        value.type_name()
+                let (code, message) = match value {
+                    Json::Number(_) => (
+                        PolicyErrorCode::BadValue,
+                        "write a number with a fraction or an exponent as a string (\"1.5\"): \
+                         a JSON number goes through a float"
+                            .to_owned(),
                     ),
-                ));
+                    _ => (
+                        PolicyErrorCode::Malformed,
+                        format!(
+                            "a condition value is a string, number or boolean, not {}",
+                            value.type_name()
+                        ),
+                    ),
+                };
+                return Err(PolicyError::new(code, at.as_str(), message));
             };
             texts.push((text, at.as_str()));
         }
@@ -487,11 +497,13 @@ impl Condition {
             (Key::PrincipalArn, Values::Arns(values)) => {
                 values.iter().all(|p| p.literal_account().is_some())
             }
+            // A string pattern's `*` spans `:`, so every field up to the account must be literal
+            // for the account field to mean what it seems to.
             (Key::PrincipalArn, Values::Strings(values)) => values.iter().all(|p| {
-                p.source()
-                    .splitn(6, ':')
-                    .nth(4)
-                    .is_some_and(|a| !a.is_empty() && !a.contains(['*', '?', '$']))
+                let fields: Vec<&str> = p.source().splitn(6, ':').collect();
+                fields.len() == 6
+                    && !fields[4].is_empty()
+                    && !fields[..5].iter().any(|f| f.contains(['*', '?', '$']))
             }),
             (Key::UserId, Values::Strings(values)) => values.iter().all(|p| {
                 let src = p.source();

@@ -137,7 +137,11 @@ impl<'a> AuthzRequest<'a> {
             Key::PrincipalArn => principal.map(IamPrincipal::arn),
             Key::PrincipalAccount => principal.map(IamPrincipal::account),
             Key::PrincipalType => Some(self.principal_type()),
-            Key::UserId => principal.and_then(IamPrincipal::user_id),
+            // IAM's value for anonymous callers.
+            Key::UserId => match principal {
+                None => Some("anonymous"),
+                Some(p) => p.user_id(),
+            },
             Key::Username => principal
                 .filter(|p| p.kind() == PrincipalKind::User)
                 .map(IamPrincipal::name),
