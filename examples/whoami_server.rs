@@ -28,7 +28,6 @@ use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use http::Method;
 use tower_iam_auth::policy::PolicyOptions;
 use tower_iam_auth::principal::IamPrincipal;
@@ -48,18 +47,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let layer = IamAuthLayer::new(config);
     let verifier = layer.clone();
 
-    let app = Router::new()
-        .route(
-            "/whoami",
-            get(|principal: IamPrincipal| async move { Json(principal) }),
-        )
-        .route("/api/{*rest}", any(api))
-        .route_layer(layer)
-        .route(
-            "/login",
-            post(move |body: Bytes| async move { login(&verifier, &body).await }),
-        )
-        .route("/healthz", get(|| async { "ok" }));
+    let app =
+        Router::new()
+            .route(
+                "/whoami",
+                get(|principal: IamPrincipal| async move { Json(principal) }),
+            )
+            .route("/api/{*rest}", any(api))
+            .route_layer(layer)
+            .route(
+                "/login",
+                post(move |request: axum::extract::Request| async move {
+                    login(&verifier, request).await
+                }),
+            )
+            .route("/healthz", get(|| async { "ok" }));
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("whoami_server listening on {}", listener.local_addr()?);
@@ -82,9 +84,19 @@ async fn api(
     Json(body)
 }
 
-/// `POST /login`: a Vault-format login body in, the caller (or the refusal) out.
-async fn login(layer: &IamAuthLayer, body: &[u8]) -> Response {
-    match layer.verify_vault_login(body).await {
+/// `POST /login`: a Vault-format login body in, the caller (or the refusal) out. The login is
+/// verified, then decided like any request: allowed accounts and policy apply.
+async fn login(layer: &IamAuthLayer, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (http::StatusCode::PAYLOAD_TOO_LARGE, "login body too large").into_response();
+    };
+    let parts = http::Request::from_parts(parts, ());
+    let verified = match layer.verify_vault_login(&body).await {
+        Ok(principal) => layer.authorize(&parts, &principal).map(|()| principal),
+        Err(error) => Err(error),
+    };
+    match verified {
         Ok(principal) => Json(principal).into_response(),
         Err(error) => {
             eprintln!("login refused: {error}");

@@ -162,6 +162,9 @@ reason_codes! {
     RequestPathNotCanonical => "request.path_not_canonical", BAD_REQUEST, "request path is not canonical";
     /// A header that the policy reads arrived more than once, or is not visible ASCII.
     RequestHeaderRepeated => "request.header_ambiguous", BAD_REQUEST, "a header the policy reads is repeated or not text";
+    /// The policy reads a value that the enforcing layer does not supply (`aws:SourceIp` without
+    /// a source, `tower-iam-auth:Route` outside a `PolicyLayer`): a configuration error.
+    PolicyNotEnforceable => "policy.not_enforceable", INTERNAL_SERVER_ERROR, "the policy cannot be enforced here";
     /// The policy does not allow this principal to make this request.
     PolicyDenied => "policy.denied", FORBIDDEN, "not allowed by policy";
     /// The principal maps to no user of this application.

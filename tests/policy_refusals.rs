@@ -1771,7 +1771,7 @@ fn builder_refuses_what_json_refuses_with_the_same_code_and_pointer() {
                 .condition("StringEquals", "AWS:UserName", ["mallory"]),
             r#"{"Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*",
                 "Principal": {"AWS": ["123456789012"]},
-                "Condition": {"StringEquals": {"AWS:UserName": ["mallory"], "aws:username": ["alice"]}}}"#,
+                "Condition": {"StringEquals": {"aws:username": ["alice"], "AWS:UserName": ["mallory"]}}}"#,
         ),
     ];
     let mut mismatches = Vec::new();

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::compiled::Policy;
-use super::error::PolicyError;
+use super::error::{PolicyError, PolicyErrorCode};
 use super::json::Json;
 use super::options::PolicyOptions;
 
@@ -16,6 +16,7 @@ pub struct PolicyBuilder {
     id: Option<String>,
     statements: Vec<Value>,
     options: PolicyOptions,
+    duplicate: Option<PolicyError>,
 }
 
 impl PolicyBuilder {
@@ -27,6 +28,21 @@ impl PolicyBuilder {
 
     /// Adds a statement.
     pub fn statement(mut self, statement: StatementBuilder) -> Self {
+        if let Some((op, key)) = statement.1
+            && self.duplicate.is_none()
+        {
+            let at = format!(
+                "/Statement/{}/Condition/{}/{}",
+                self.statements.len(),
+                op.replace('~', "~0").replace('/', "~1"),
+                key.replace('~', "~0").replace('/', "~1")
+            );
+            self.duplicate = Some(PolicyError::new(
+                PolicyErrorCode::DuplicateKey,
+                at,
+                format!("condition key {key:?} added twice under {op}"),
+            ));
+        }
         self.statements.push(Value::Object(statement.0));
         self
     }
@@ -54,6 +70,9 @@ impl PolicyBuilder {
 
     /// Loads the document.
     pub fn build(self) -> Result<Policy, PolicyError> {
+        if let Some(duplicate) = self.duplicate {
+            return Err(duplicate);
+        }
         Policy::from_document(Json::from_value(self.document()), &self.options)
     }
 }
@@ -69,7 +88,7 @@ impl Policy {
 /// Resource to `*`.
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct StatementBuilder(Map<String, Value>);
+pub struct StatementBuilder(Map<String, Value>, Option<(String, String)>);
 
 impl StatementBuilder {
     fn new(effect: &str) -> Self {
@@ -77,7 +96,7 @@ impl StatementBuilder {
         map.insert("Effect".into(), json!(effect));
         map.insert("Action".into(), json!("vpc-lattice-svcs:Invoke"));
         map.insert("Resource".into(), json!("*"));
-        Self(map)
+        Self(map, None)
     }
 
     /// An `Allow` statement.
@@ -162,6 +181,11 @@ impl StatementBuilder {
                 .entry(operator)
                 .or_insert_with(|| Value::Object(Map::new()));
             if let Some(op) = op.as_object_mut() {
+                // Key names are case-insensitive: the same key twice is refused at build, as
+                // a JSON document repeating it is.
+                if op.keys().any(|k| k.eq_ignore_ascii_case(key)) && self.1.is_none() {
+                    self.1 = Some((operator.to_owned(), key.to_owned()));
+                }
                 op.insert(key.to_owned(), Value::Array(list));
             }
         }

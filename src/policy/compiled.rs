@@ -372,6 +372,21 @@ impl Compiled {
 
     /// The checks made before evaluation (AUTHZ §7).
     pub(crate) fn check_request(&self, request: &AuthzRequest<'_>) -> Result<(), AuthError> {
+        // A key that nobody supplies would read as absent and silently flip negated operators
+        // and deny statements: refuse to decide instead (a policy reloaded into a layer that
+        // does not supply it, or a layer built without the source).
+        if self.reads_source_ip && !request.source_ip_declared {
+            return Err(
+                AuthError::new(ReasonCode::PolicyNotEnforceable).with_detail(
+                    "the policy reads aws:SourceIp, and this layer names no source for it",
+                ),
+            );
+        }
+        if self.reads_route && !request.route_declared {
+            return Err(AuthError::new(ReasonCode::PolicyNotEnforceable).with_detail(
+                "the policy reads tower-iam-auth:Route, which only a PolicyLayer under route_layer supplies",
+            ));
+        }
         if self.reads_path {
             check_canonical_path(request.path)?;
         }
@@ -471,11 +486,16 @@ impl Compiled {
             .service_arn
             .as_deref()
             .unwrap_or(PLACEHOLDER_SERVICE);
-        let matched = s
-            .resource
-            .patterns
-            .iter()
-            .any(|p| p.matches_split(service, request.path, false, &vars) == Some(true));
+        let mut matched = false;
+        for pattern in &s.resource.patterns {
+            match pattern.matches_split(service, request.path, false, &vars) {
+                Some(true) => matched = true,
+                Some(false) => {}
+                // A policy variable whose key is absent: the statement does not apply, with
+                // `Resource` or `NotResource` alike.
+                None => return false,
+            }
+        }
         matched != s.resource.not
     }
 }

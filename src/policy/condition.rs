@@ -157,6 +157,14 @@ impl ArnPattern {
         Some(true)
     }
 
+    fn variables(&self) -> impl Iterator<Item = u16> + '_ {
+        let parts: &[Pattern] = match self {
+            ArnPattern::Any => &[],
+            ArnPattern::Parts(parts) => &parts[..],
+        };
+        parts.iter().flat_map(Pattern::variables)
+    }
+
     /// The account field, when it is a literal (pins an account).
     fn literal_account(&self) -> Option<&str> {
         match self {
@@ -222,6 +230,8 @@ pub(crate) struct Condition {
     pub(crate) key: Key,
     pub(crate) values: Values,
     pub(crate) pointer: String,
+    /// Every policy variable the values use: if one is absent, the condition does not hold.
+    pub(crate) variables: Vec<u16>,
 }
 
 /// The text form of a condition value: strings as they are, integers and booleans as written.
@@ -267,7 +277,7 @@ impl ParseContext<'_> {
         if src == "*" {
             return Ok(ArnPattern::Any);
         }
-        let parts: Vec<&str> = src.splitn(6, ':').collect();
+        let parts = split_arn(src, self.variables);
         if parts.len() != 6 || parts[0] != "arn" {
             return Err(PolicyError::new(
                 PolicyErrorCode::BadValue,
@@ -451,14 +461,49 @@ impl ParseContext<'_> {
                 }
             }
         };
+        let mut variables: Vec<u16> = match &values {
+            Values::Strings(v) => v.iter().flat_map(Pattern::variables).collect(),
+            Values::Arns(v) => v.iter().flat_map(ArnPattern::variables).collect(),
+            _ => Vec::new(),
+        };
+        variables.sort_unstable();
+        variables.dedup();
         Ok(Condition {
             op,
             op_name: op_name.to_owned(),
             key,
             values,
             pointer: key_pointer,
+            variables,
         })
     }
+}
+
+/// Splits an ARN pattern into at most six colon-separated fields, keeping `${…}` variables whole
+/// (`${aws:PrincipalAccount}` has a colon of its own).
+fn split_arn(src: &str, variables: bool) -> Vec<&str> {
+    let mut parts = Vec::with_capacity(6);
+    let mut start = 0;
+    let mut depth = false;
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && parts.len() < 5 {
+        match bytes[i] {
+            b'$' if variables && bytes.get(i + 1) == Some(&b'{') => {
+                depth = true;
+                i += 1;
+            }
+            b'}' if depth => depth = false,
+            b':' if !depth => {
+                parts.push(&src[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&src[start..]);
+    parts
 }
 
 /// A pattern on `aws:PrincipalArn` that names a role path can never match: the ARN we know
@@ -508,7 +553,10 @@ impl Condition {
             (Key::UserId, Values::Strings(values)) => values.iter().all(|p| {
                 let src = p.source();
                 let id = src.split(':').next().unwrap_or_default();
-                !id.is_empty() && !id.contains(['*', '?', '$'])
+                // `anonymous` is every anonymous caller, not a principal.
+                !id.is_empty()
+                    && !id.contains(['*', '?', '$'])
+                    && !id.eq_ignore_ascii_case("anonymous")
             }),
             _ => false,
         }
@@ -543,6 +591,9 @@ impl Condition {
                     _ => self.op.if_exists,
                 };
             }
+            if !self.variables_present(&vars) {
+                return false;
+            }
             let mut all = true;
             let mut any = false;
             for value in values {
@@ -568,11 +619,20 @@ impl Condition {
             // unless `…IfExists` makes the condition true.
             return self.op.if_exists || self.op.negated;
         };
+        if !self.variables_present(&vars) {
+            // A policy variable whose key is absent: the condition does not hold, whichever
+            // value it stands in.
+            return false;
+        }
         match self.matches_value(&value, &vars) {
             Some(matched) => matched != self.op.negated,
             // A policy variable whose key is absent: the condition does not hold.
             None => false,
         }
+    }
+
+    fn variables_present<'v>(&self, vars: &dyn Fn(u16) -> Option<&'v str>) -> bool {
+        self.variables.iter().all(|id| vars(*id).is_some())
     }
 
     fn read<'r>(

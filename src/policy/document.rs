@@ -1,6 +1,6 @@
 //! Loading a policy document (AUTHZ §3, §5): the elements, their checks, and the lints.
 
-use super::condition::{Condition, Family, ParseContext, Values};
+use super::condition::{Condition, Family, ParseContext};
 use super::error::{Lint, PolicyError, PolicyErrorCode};
 use super::json::{Json, pointer_index, pointer_push};
 use super::keys::Key;
@@ -43,6 +43,8 @@ pub(crate) struct Statement {
 pub(crate) struct ResourceClause {
     pub(crate) not: bool,
     pub(crate) patterns: Vec<Pattern>,
+    /// The JSON pointer of each pattern.
+    pub(crate) pointers: Vec<String>,
 }
 
 impl ResourceClause {
@@ -302,10 +304,10 @@ fn load_statement(
         &principal_at,
         &ctx.options.default_partition,
     )?;
-    for role in &principal.role_paths {
+    for (role, at) in &principal.role_paths {
         lints.push(Lint::new(
             "lint.role_path",
-            &principal_at,
+            at,
             format!(
                 "{role:?} has a path, which STS does not report: it matches the role by name alone"
             ),
@@ -353,12 +355,15 @@ fn load_statement(
     let (not_resource, resource_value, resource_at) =
         resource.ok_or_else(|| malformed(at, "no Resource or NotResource"))?;
     let mut patterns = Vec::new();
+    let mut pointers = Vec::new();
     for (text, r) in strings(resource_value, &resource_at)? {
         patterns.push(resource_pattern(text, &r, ctx)?);
+        pointers.push(r);
     }
     let resource = ResourceClause {
         not: not_resource,
         patterns,
+        pointers,
     };
 
     let mut conditions = Vec::new();
@@ -440,14 +445,25 @@ fn resource_pattern(text: &str, at: &str, ctx: &ParseContext<'_>) -> Result<Patt
             return refuse(format!("{text:?} is not \"*\", \"*/PATH\" or an ARN"));
         }
         // A pattern for another service would never match: refuse it rather than ignore it.
-        let literal_prefix: String = text
-            .chars()
-            .take_while(|c| !matches!(c, '*' | '?' | '$'))
-            .collect();
-        let comparable = literal_prefix.len().min(service.len());
-        if literal_prefix[..comparable] != service[..comparable] {
+        // Compare the literal prefix with the service ARN byte by byte; where the prefix runs
+        // past the ARN, the next character must start the path or a wildcard (`svc-1ab` is
+        // another service than `svc-1`); a literal shorter than the ARN names another one.
+        let literal_len = text
+            .bytes()
+            .position(|b| matches!(b, b'*' | b'?' | b'$'))
+            .unwrap_or(text.len());
+        let (literal, service) = (&text.as_bytes()[..literal_len], service.as_bytes());
+        let common = literal.len().min(service.len());
+        let same_service = literal[..common] == service[..common]
+            && match literal.len().cmp(&service.len()) {
+                std::cmp::Ordering::Less => literal_len < text.len(),
+                std::cmp::Ordering::Equal => true,
+                std::cmp::Ordering::Greater => literal[service.len()] == b'/',
+            };
+        if !same_service {
             return refuse(format!(
-                "{text:?} names another service than the configured {service:?}"
+                "{text:?} names another service than the configured {:?}",
+                ctx.options.service_arn.as_deref().unwrap_or_default()
             ));
         }
     }
@@ -521,7 +537,12 @@ fn lint_statement(statement: &Statement, lints: &mut Vec<Lint>) {
             "this Allow is conditioned only on what the caller chooses (headers, query, session name, method, path)",
         ));
     }
-    for pattern in &statement.resource.patterns {
+    for (pattern, at) in statement
+        .resource
+        .patterns
+        .iter()
+        .zip(&statement.resource.pointers)
+    {
         if let Some(prefix) = pattern.source().strip_suffix("/*")
             && !prefix.ends_with('*')
             && !statement
@@ -532,7 +553,7 @@ fn lint_statement(statement: &Statement, lints: &mut Vec<Lint>) {
         {
             lints.push(Lint::new(
                 "lint.path_prefix",
-                &statement.pointer,
+                at,
                 format!(
                     "{:?} does not match {prefix:?} itself; add it if it is meant",
                     pattern.source()
@@ -540,5 +561,4 @@ fn lint_statement(statement: &Statement, lints: &mut Vec<Lint>) {
             ));
         }
     }
-    let _ = Values::Null(false);
 }

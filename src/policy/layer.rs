@@ -192,6 +192,7 @@ impl Admission {
             dry_run: self.dry_run,
             source_ip,
             clock: clock.clone(),
+            route: false,
         }))
     }
 }
@@ -206,6 +207,8 @@ pub(crate) struct Enforcement {
     pub(crate) dry_run: bool,
     pub(crate) source_ip: Option<SourceIpFrom>,
     pub(crate) clock: SharedClock,
+    /// Whether the matched route is supplied (a `PolicyLayer`).
+    pub(crate) route: bool,
 }
 
 impl Enforcement {
@@ -217,23 +220,27 @@ impl Enforcement {
         auth_method: Option<AuthMethod>,
     ) -> Result<(), AuthError> {
         let source_ip = match &self.source_ip {
-            Some(from) => from.read(request)?,
+            Some(from) => Some(from.read(request)?),
             None => None,
         };
         let original = request
             .extensions()
             .get::<axum::extract::OriginalUri>()
             .map(|o| o.0.path());
-        let route = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .map(axum::extract::MatchedPath::as_str);
         let mut authz = AuthzRequest::new(request.method(), request.uri(), request.headers())
             .principal(principal)
             .auth_method(auth_method)
-            .source_ip(source_ip)
-            .now(self.clock.now())
-            .route(route);
+            .now(self.clock.now());
+        if let Some(ip) = source_ip {
+            authz = authz.source_ip(ip);
+        }
+        if self.route {
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(axum::extract::MatchedPath::as_str);
+            authz = authz.route(route);
+        }
         if let Some(path) = original {
             // Under `nest`, the URI is stripped of its prefix: decide on what the client sent.
             authz = authz.path(path);
@@ -245,39 +252,40 @@ impl Enforcement {
     pub(crate) fn decide(&self, mut authz: AuthzRequest<'_>) -> Result<(), AuthError> {
         authz.dry_run = self.dry_run;
         let principal = authz.principal;
-        let mut denied = None;
+        // The allowed accounts and principals are a list, not a policy being tried out: dry-run
+        // mode does not apply to them.
         if let Some(admission) = &self.admission
             && principal.is_some()
         {
             let decision = admission.evaluate(&authz)?;
             if !decision.is_allowed() {
-                tracing::info!(target: "tower_iam_auth::policy", decision = decision.outcome().as_str(), dry_run = self.dry_run, principal = principal.map(|p| p.arn()), "principal not in the allowed accounts or principals");
-                denied = Some(decision.outcome());
+                tracing::info!(target: "tower_iam_auth::policy", decision = decision.outcome().as_str(), principal = principal.map(|p| p.arn()), "principal not in the allowed accounts or principals");
+                return Err(AuthError::new(ReasonCode::PolicyDenied)
+                    .with_detail("not an allowed account or principal"));
             }
         }
-        if denied.is_none()
-            && let Some(authorizer) = &self.authorizer
-        {
-            let decision = authorizer.authorize(&authz)?;
-            if !decision.is_allowed() {
-                denied = Some(decision.outcome());
-            }
+        let Some(authorizer) = &self.authorizer else {
+            return Ok(());
+        };
+        let decision = authorizer.authorize(&authz)?;
+        if decision.is_allowed() {
+            return Ok(());
         }
-        match denied {
-            None => Ok(()),
-            Some(_) if self.dry_run => {
-                tracing::warn!(target: "tower_iam_auth::policy", principal = principal.map(|p| p.arn()), method = authz.method.as_str(), "dry run: a request the policy denies was let through");
-                Ok(())
-            }
-            // An anonymous caller that the policy does not admit is asked to authenticate.
-            Some(_) if principal.is_none() => Err(AuthError::new(ReasonCode::TokenMissing)),
-            Some(outcome) => Err(AuthError::new(ReasonCode::PolicyDenied).with_detail(
-                match outcome {
-                    Outcome::ExplicitDeny => "explicit deny",
-                    _ => "implicit deny",
-                },
-            )),
+        if principal.is_none() {
+            // An anonymous caller that the policy does not admit is asked to authenticate, dry
+            // run or not: dry-run mode lets through authenticated callers only.
+            return Err(AuthError::new(ReasonCode::TokenMissing));
         }
+        if self.dry_run {
+            tracing::warn!(target: "tower_iam_auth::policy", principal = principal.map(|p| p.arn()), method = authz.method.as_str(), "dry run: a request the policy denies was let through");
+            return Ok(());
+        }
+        Err(
+            AuthError::new(ReasonCode::PolicyDenied).with_detail(match decision.outcome() {
+                Outcome::ExplicitDeny => "explicit deny",
+                _ => "implicit deny",
+            }),
+        )
     }
 }
 
@@ -317,6 +325,7 @@ impl PolicyLayer {
                 dry_run: false,
                 source_ip: None,
                 clock: SharedClock::default(),
+                route: true,
             }),
         }
     }

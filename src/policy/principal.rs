@@ -77,8 +77,8 @@ impl PrincipalEntry {
 pub(crate) struct PrincipalClause {
     pub(crate) not: bool,
     pub(crate) entries: Vec<PrincipalEntry>,
-    /// Role ARNs written with a path (a lint).
-    pub(crate) role_paths: Vec<String>,
+    /// Role ARNs written with a path (a lint), with their JSON pointers.
+    pub(crate) role_paths: Vec<(String, String)>,
 }
 
 impl PrincipalClause {
@@ -221,7 +221,7 @@ impl PrincipalClause {
                     return refuse(format!("{text:?}: malformed role name"));
                 }
                 if path_and_name.contains('/') {
-                    self.role_paths.push(text.to_owned());
+                    self.role_paths.push((text.to_owned(), at.to_owned()));
                 }
                 self.entries.push(PrincipalEntry::Role {
                     partition,

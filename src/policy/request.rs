@@ -47,6 +47,10 @@ pub struct AuthzRequest<'a> {
     pub(crate) token_audience: Option<&'a str>,
     /// Set by the enforcing layer in dry-run mode, for the audit event.
     pub(crate) dry_run: bool,
+    /// Whether whoever built the request supplied `aws:SourceIp` (possibly as absent).
+    pub(crate) source_ip_declared: bool,
+    /// Whether whoever built the request supplied `tower-iam-auth:Route` (possibly as absent).
+    pub(crate) route_declared: bool,
 }
 
 impl<'a> AuthzRequest<'a> {
@@ -65,6 +69,8 @@ impl<'a> AuthzRequest<'a> {
             route: None,
             token_audience: None,
             dry_run: false,
+            source_ip_declared: false,
+            route_declared: false,
         }
     }
 
@@ -85,9 +91,12 @@ impl<'a> AuthzRequest<'a> {
         self
     }
 
-    /// The client address (`aws:SourceIp`).
+    /// The client address (`aws:SourceIp`); `None` when the source has none for this request.
+    /// A policy that reads `aws:SourceIp` refuses to decide (`500 policy.not_enforceable`) for a
+    /// request built without this call.
     pub fn source_ip(mut self, ip: Option<IpAddr>) -> Self {
         self.source_ip = ip;
+        self.source_ip_declared = true;
         self
     }
 
@@ -97,9 +106,11 @@ impl<'a> AuthzRequest<'a> {
         self
     }
 
-    /// The matched route template (`tower-iam-auth:Route`).
+    /// The matched route template (`tower-iam-auth:Route`). As for
+    /// [`source_ip`](Self::source_ip), a policy that reads it refuses to decide without it.
     pub fn route(mut self, route: Option<&'a str>) -> Self {
         self.route = route;
+        self.route_declared = true;
         self
     }
 
@@ -113,6 +124,57 @@ impl<'a> AuthzRequest<'a> {
     pub fn path(mut self, path: &'a str) -> Self {
         self.path = path;
         self
+    }
+
+    /// The caller; `None` for an anonymous caller.
+    pub fn caller(&self) -> Option<&'a IamPrincipal> {
+        self.principal
+    }
+
+    /// The HTTP method.
+    pub fn http_method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The path the decision is about (the original one under axum `nest`). Custom engines
+    /// should check it with [`check_canonical_path`] as the policies do.
+    pub fn request_path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The raw query string.
+    pub fn query_string(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The request headers.
+    pub fn header_map(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// How the caller authenticated.
+    pub fn authenticated_with(&self) -> Option<AuthMethod> {
+        self.auth_method
+    }
+
+    /// The client address, when the layer names its source.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.source_ip
+    }
+
+    /// The time of the decision.
+    pub fn time(&self) -> SystemTime {
+        self.now
+    }
+
+    /// The matched route template, under a [`PolicyLayer`](super::PolicyLayer).
+    pub fn matched_route(&self) -> Option<&'a str> {
+        self.route
+    }
+
+    /// The audience of the token asked for, at a token exchange.
+    pub fn requested_audience(&self) -> Option<&'a str> {
+        self.token_audience
     }
 
     /// `aws:PrincipalType`.

@@ -204,7 +204,22 @@ impl Pattern {
             if !advanced {
                 match star {
                     Some((sp, st)) if st < len => {
-                        let st = st + text.byte(st).map_or(1, utf8_len);
+                        let mut st = st + text.byte(st).map_or(1, utf8_len);
+                        // Skip to where the piece after the star can start: its first byte
+                        // (a UTF-8 lead byte, so always at a character boundary).
+                        let first = match pieces.get(sp) {
+                            Some(Piece::Lit(s)) => s.as_bytes().first().copied(),
+                            Some(Piece::Var(id)) => {
+                                vars(*id).and_then(|v| v.as_bytes().first().copied())
+                            }
+                            _ => None,
+                        };
+                        if let Some(first) = first {
+                            match text.find(first, st, ignore_case) {
+                                Some(found) => st = found,
+                                None => return Some(false),
+                            }
+                        }
                         star = Some((sp, st));
                         p = sp;
                         t = st;
@@ -227,6 +242,14 @@ impl Pattern {
     #[cfg(test)]
     pub(crate) fn has_variables(&self) -> bool {
         self.pieces.iter().any(|p| matches!(p, Piece::Var(_)))
+    }
+
+    /// The ids of the variables the pattern uses.
+    pub(crate) fn variables(&self) -> impl Iterator<Item = u16> + '_ {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Var(id) => Some(*id),
+            _ => None,
+        })
     }
 
     /// The text the pattern matches exactly (escapes resolved), when it has no wildcard and no
@@ -261,6 +284,29 @@ impl SplitText<'_> {
             Some(&b) => Some(b),
             None => self.tail.get(i - self.head.len()).copied(),
         }
+    }
+
+    /// The first position at or after `from` holding `byte`.
+    fn find(&self, byte: u8, from: usize, ignore_case: bool) -> Option<usize> {
+        let split = self.head.len();
+        let hit = |b: &u8| {
+            if ignore_case {
+                b.eq_ignore_ascii_case(&byte)
+            } else {
+                *b == byte
+            }
+        };
+        if from < split
+            && let Some(i) = self.head[from..].iter().position(hit)
+        {
+            return Some(from + i);
+        }
+        let start = from.max(split) - split;
+        self.tail
+            .get(start..)?
+            .iter()
+            .position(hit)
+            .map(|i| split + start + i)
     }
 
     /// Whether `want` stands at `at`.

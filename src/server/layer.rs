@@ -536,6 +536,9 @@ impl IamAuthLayer {
 
     /// Verifies a bearer token (the text after `Bearer `) as the layer's services do, for
     /// handlers that receive proofs some other way.
+    ///
+    /// This authenticates only: the allowed accounts and the policy decide about a *request*,
+    /// so call [`authorize`](Self::authorize) with the request before acting for the caller.
     pub async fn verify_token(&self, token: &str) -> Result<IamPrincipal, AuthError> {
         if token.len() > self.shared.config.rules.max_token_bytes() {
             return Err(crate::error::ReasonCode::ProofTooLarge.into());
@@ -547,8 +550,29 @@ impl IamAuthLayer {
 
     /// Verifies a Vault-format login body (`{iam_http_request_method, iam_request_url,
     /// iam_request_body, iam_request_headers}`), through the same rules, STS client and cache.
+    ///
+    /// This authenticates only: call [`authorize`](Self::authorize) with the login request.
     pub async fn verify_vault_login(&self, body: &[u8]) -> Result<IamPrincipal, AuthError> {
         super::service::verify_vault_login(&self.shared, body).await
+    }
+
+    /// Decides `request` for a `principal` verified by [`verify_token`](Self::verify_token) or
+    /// [`verify_vault_login`](Self::verify_vault_login), as the layer's services do: the allowed
+    /// accounts or principals, then the policy. `Err` is the refusal to answer
+    /// (`403 policy.denied`, `400` for a non-canonical path...).
+    pub fn authorize<B>(
+        &self,
+        request: &http::Request<B>,
+        principal: &IamPrincipal,
+    ) -> Result<(), AuthError> {
+        match &self.shared.config.enforcement {
+            Some(enforcement) => enforcement.enforce(
+                request,
+                Some(principal),
+                Some(crate::policy::AuthMethod::Proof),
+            ),
+            None => Ok(()),
+        }
     }
 
     /// The verified-proof cache shared by this layer's services.
