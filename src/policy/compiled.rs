@@ -35,6 +35,10 @@ impl Bits {
         }
     }
 
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
     fn and(&self, other: &Bits) -> Bits {
         let mut out = *self;
         for (a, b) in out.0.iter_mut().zip(other.0) {
@@ -168,7 +172,9 @@ pub(crate) struct Compiled {
     /// Statements that apply to any caller as far as the index goes (`*`, `NotPrincipal`).
     any: Bits,
     deny: Bits,
-    index: HashMap<IndexKey, Bits, foldhash::fast::FixedState>,
+    /// Principal entries by the hash of their facts; a probe checks each entry exactly, so a
+    /// statement reached through the index needs no principal check of its own.
+    index: HashMap<IndexKey, Vec<(PrincipalEntry, Bits)>, foldhash::fast::FixedState>,
     hashing: Hashing,
     /// Whether any statement looks at the path (so it must be canonical).
     pub(crate) reads_path: bool,
@@ -283,11 +289,23 @@ impl Policy {
 }
 
 impl Compiled {
-    fn new(source: Json, loaded: document::Loaded, options: &PolicyOptions) -> Self {
+    fn new(source: Json, mut loaded: document::Loaded, options: &PolicyOptions) -> Self {
+        let service = options
+            .service_arn
+            .as_deref()
+            .unwrap_or(PLACEHOLDER_SERVICE);
+        for statement in &mut loaded.statements {
+            statement.resource.matchers = statement
+                .resource
+                .patterns
+                .iter()
+                .map(|p| document::PathMatcher::new(p, service))
+                .collect();
+        }
         let hashing = Hashing::default();
         let mut any = Bits::default();
         let mut deny = Bits::default();
-        let mut index: HashMap<IndexKey, Bits, _> = HashMap::default();
+        let mut index: HashMap<IndexKey, Vec<(PrincipalEntry, Bits)>, _> = HashMap::default();
         let mut reads_path = false;
         let mut read_headers = Vec::new();
         let mut reads_source_ip = false;
@@ -319,7 +337,15 @@ impl Compiled {
                         PrincipalEntry::User { arn } => hashing.key(TAG_USER, &[arn], false),
                         PrincipalEntry::UniqueId(id) => hashing.key(TAG_UNIQUE_ID, &[id], false),
                     };
-                    index.entry(key).or_default().insert(i);
+                    let bucket = index.entry(key).or_default();
+                    match bucket.iter_mut().find(|(e, _)| e == entry) {
+                        Some((_, bits)) => bits.insert(i),
+                        None => {
+                            let mut bits = Bits::default();
+                            bits.insert(i);
+                            bucket.push((entry.clone(), bits));
+                        }
+                    }
                 }
             }
             reads_path |= !s.resource.is_everything();
@@ -415,8 +441,10 @@ impl Compiled {
         let h = &self.hashing;
         let (partition, account) = (p.partition(), p.account());
         let mut probe = |key: IndexKey| {
-            if let Some(found) = self.index.get(&key) {
-                bits.union(found);
+            for (entry, found) in self.index.get(&key).map_or(&[][..], Vec::as_slice) {
+                if entry.matches(principal) {
+                    bits.union(found);
+                }
             }
         };
         probe(h.key(TAG_ACCOUNT, &[partition, account], false));
@@ -440,7 +468,7 @@ impl Compiled {
     pub(crate) fn decide(&self, request: &AuthzRequest<'_>, layer: u16) -> Decision {
         let candidates = self.candidates(request.principal);
         for i in candidates.and(&self.deny).iter() {
-            if self.applies(&self.statements[i], request) {
+            if self.applies_to_candidate(i, request) {
                 return Decision {
                     outcome: Outcome::ExplicitDeny,
                     layer,
@@ -449,8 +477,7 @@ impl Compiled {
             }
         }
         for i in candidates.iter() {
-            let s = &self.statements[i];
-            if s.effect == Effect::Allow && self.applies(s, request) {
+            if self.statements[i].effect == Effect::Allow && self.applies_to_candidate(i, request) {
                 return Decision {
                     outcome: Outcome::Allow,
                     layer,
@@ -465,9 +492,12 @@ impl Compiled {
         }
     }
 
-    /// Whether a statement applies to the request.
-    pub(crate) fn applies(&self, s: &Statement, request: &AuthzRequest<'_>) -> bool {
-        s.principal.matches(request.principal)
+    /// Whether candidate `i` applies: statements reached through the index already match the
+    /// principal (the probe checked the entry exactly); the others (`*`, `NotPrincipal`) are
+    /// checked here.
+    fn applies_to_candidate(&self, i: usize, request: &AuthzRequest<'_>) -> bool {
+        let s = &self.statements[i];
+        (!self.any.contains(i) || s.principal.matches(request.principal))
             && self.resource_matches(s, request)
             && s.conditions
                 .iter()
@@ -487,8 +517,17 @@ impl Compiled {
             .as_deref()
             .unwrap_or(PLACEHOLDER_SERVICE);
         let mut matched = false;
-        for pattern in &s.resource.patterns {
-            match pattern.matches_split(service, request.path, false, &vars) {
+        for (i, pattern) in s.resource.patterns.iter().enumerate() {
+            let fast = s
+                .resource
+                .matchers
+                .get(i)
+                .and_then(|m| m.matches(request.path));
+            let result = match fast {
+                Some(hit) => Some(hit),
+                None => pattern.matches_split(service, request.path, false, &vars),
+            };
+            match result {
                 Some(true) => matched = true,
                 Some(false) => {}
                 // A policy variable whose key is absent: the statement does not apply, with

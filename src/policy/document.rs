@@ -45,6 +45,88 @@ pub(crate) struct ResourceClause {
     pub(crate) patterns: Vec<Pattern>,
     /// The JSON pointer of each pattern.
     pub(crate) pointers: Vec<String>,
+    /// Each pattern specialized for the configured service ARN (filled in by the compiler).
+    pub(crate) matchers: Vec<PathMatcher>,
+}
+
+/// Whether `needle` (non-empty) stands in `hay`: short needles in short paths, where a
+/// first-byte scan beats a general substring search.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let mut i = 0;
+    while let Some(found) = hay[i..=last_start].iter().position(|&b| b == first) {
+        let at = i + found;
+        if hay[at + 1..at + needle.len()]
+            .iter()
+            .zip(rest)
+            .all(|(a, b)| a == b)
+        {
+            return true;
+        }
+        i = at + 1;
+        if i > last_start {
+            break;
+        }
+    }
+    false
+}
+
+/// A resource pattern with the constant service ARN already consumed, so that a request only
+/// looks at its path.
+#[derive(Clone, Debug)]
+pub(crate) enum PathMatcher {
+    /// `*l*` where the service ARN contains `l`: every path matches.
+    Always,
+    /// `*l*` otherwise: the path contains `l`, or starts with `l[k..]` where the service ARN
+    /// ends with `l[..k]` (for each `k` listed).
+    Contains {
+        needle: Box<str>,
+        straddle: Box<[usize]>,
+    },
+    /// `*l`: the path ends with `l` (when the path is at least as long as `l`).
+    Suffix(Box<str>),
+    /// Anything else: the general glob over service ARN + path.
+    General,
+}
+
+impl PathMatcher {
+    pub(crate) fn new(pattern: &Pattern, service: &str) -> Self {
+        if let Some(l) = pattern.contained_literal() {
+            if service.contains(l) {
+                return PathMatcher::Always;
+            }
+            let straddle = (1..l.len())
+                .filter(|&k| l.is_char_boundary(k) && service.ends_with(&l[..k]))
+                .collect();
+            return PathMatcher::Contains {
+                needle: l.into(),
+                straddle,
+            };
+        }
+        match pattern.suffix_literal() {
+            Some(l) => PathMatcher::Suffix(l.into()),
+            None => PathMatcher::General,
+        }
+    }
+
+    /// `Some(matched)`, or `None` when the general glob must decide.
+    pub(crate) fn matches(&self, path: &str) -> Option<bool> {
+        match self {
+            PathMatcher::Always => Some(true),
+            PathMatcher::Contains { needle, straddle } => Some(
+                contains(path.as_bytes(), needle.as_bytes())
+                    || straddle.iter().any(|&k| path.starts_with(&needle[k..])),
+            ),
+            PathMatcher::Suffix(l) if path.len() >= l.len() => Some(path.ends_with(&**l)),
+            PathMatcher::Suffix(_) | PathMatcher::General => None,
+        }
+    }
 }
 
 impl ResourceClause {
@@ -364,6 +446,7 @@ fn load_statement(
         not: not_resource,
         patterns,
         pointers,
+        matchers: Vec::new(),
     };
 
     let mut conditions = Vec::new();

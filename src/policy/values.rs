@@ -149,15 +149,35 @@ impl Pattern {
         ignore_case: bool,
         vars: &dyn Fn(u16) -> Option<&'v str>,
     ) -> Option<bool> {
+        let text = SplitText {
+            head: head.as_bytes(),
+            tail: tail.as_bytes(),
+        };
+        // The common shapes (`*/orders/*`, `*/orders`, `/orders*`, a literal) with std's
+        // substring routines; anything else, and case folding, by the general loop below.
+        if !ignore_case {
+            match &self.pieces[..] {
+                [Piece::Lit(l)] => {
+                    return Some(text.len() == l.len() && text.eq_at(0, l.as_bytes(), false));
+                }
+                [Piece::Star, Piece::Lit(l)] => {
+                    return Some(
+                        text.len() >= l.len()
+                            && text.eq_at(text.len() - l.len(), l.as_bytes(), false),
+                    );
+                }
+                [Piece::Lit(l), Piece::Star] => return Some(text.eq_at(0, l.as_bytes(), false)),
+                [Piece::Star, Piece::Lit(l), Piece::Star] => {
+                    return Some(text.contains(l.as_bytes()));
+                }
+                _ => {}
+            }
+        }
         for piece in &self.pieces {
             if let Piece::Var(id) = piece {
                 vars(*id)?;
             }
         }
-        let text = SplitText {
-            head: head.as_bytes(),
-            tail: tail.as_bytes(),
-        };
         let len = text.len();
         let pieces = &self.pieces[..];
         // Classic two-pointer glob matching: `p` indexes pieces, `t` bytes of the text (always at
@@ -244,6 +264,22 @@ impl Pattern {
         self.pieces.iter().any(|p| matches!(p, Piece::Var(_)))
     }
 
+    /// `Some(l)` when the pattern is `*l*` (a literal anywhere).
+    pub(crate) fn contained_literal(&self) -> Option<&str> {
+        match &self.pieces[..] {
+            [Piece::Star, Piece::Lit(l), Piece::Star] => Some(l),
+            _ => None,
+        }
+    }
+
+    /// `Some(l)` when the pattern is `*l` (a literal at the end).
+    pub(crate) fn suffix_literal(&self) -> Option<&str> {
+        match &self.pieces[..] {
+            [Piece::Star, Piece::Lit(l)] => Some(l),
+            _ => None,
+        }
+    }
+
     /// The ids of the variables the pattern uses.
     pub(crate) fn variables(&self) -> impl Iterator<Item = u16> + '_ {
         self.pieces.iter().filter_map(|p| match p {
@@ -284,6 +320,22 @@ impl SplitText<'_> {
             Some(&b) => Some(b),
             None => self.tail.get(i - self.head.len()).copied(),
         }
+    }
+
+    /// Whether `needle` stands anywhere in the text (across the split too).
+    fn contains(&self, needle: &[u8]) -> bool {
+        let within = |hay: &[u8]| {
+            needle.is_empty()
+                || hay
+                    .windows(needle.len())
+                    .any(|w| w[0] == needle[0] && w == needle)
+        };
+        if within(self.tail) || within(self.head) {
+            return true;
+        }
+        // Straddling the split: a proper prefix of `needle` ends the head.
+        (1..needle.len())
+            .any(|k| self.head.ends_with(&needle[..k]) && self.tail.starts_with(&needle[k..]))
     }
 
     /// The first position at or after `from` holding `byte`.
@@ -660,6 +712,51 @@ fn mask(len: u8) -> u128 {
     match len {
         0 => 0,
         _ => !0 << (128 - u32::from(len)),
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    /// The fast paths for common shapes agree with the general loop, split anywhere.
+    #[test]
+    fn common_shapes_agree_with_the_general_matcher() {
+        let no_vars = |_: &str| None;
+        let syntax = PatternSyntax {
+            wildcards: true,
+            variables: false,
+        };
+        let texts = [
+            "",
+            "/",
+            "/orders",
+            "/orders/",
+            "/orders/1",
+            "a/orders/b",
+            "/order",
+            "xorders",
+        ];
+        for src in [
+            "/orders",
+            "*/orders",
+            "/orders*",
+            "*/orders/*",
+            "*orders*",
+            "*",
+            "**",
+        ] {
+            let p = Pattern::parse(src, syntax, &no_vars).unwrap();
+            for text in texts {
+                for split in 0..=text.len() {
+                    let (head, tail) = text.split_at(split);
+                    // `ignore_case` takes the general loop, which is the reference here.
+                    let general = p.matches_split(head, tail, true, &|_| None);
+                    let fast = p.matches_split(head, tail, false, &|_| None);
+                    assert_eq!(fast, general, "{src:?} on {head:?}+{tail:?}");
+                }
+            }
+        }
     }
 }
 
