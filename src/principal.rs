@@ -78,6 +78,18 @@ impl IamPrincipal {
 }
 
 impl IamPrincipal {
+    /// Whether both are the same verified identity object (a cheap identity test for caches).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn same_as(&self, other: &IamPrincipal) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The address of the identity, for hashing alongside [`same_as`](Self::same_as).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn identity_addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// Refuses root and federated users unless allowed: the one rule behind the layer's and the
     /// JWT verifier's `allow_root` / `allow_federated_users`.
     #[cfg_attr(not(feature = "server"), allow(dead_code))]

@@ -125,9 +125,11 @@ const MAX_LOGGED_PATH: usize = 256;
 impl Authorize for PolicyHandle {
     fn authorize(&self, request: &AuthzRequest<'_>) -> Result<Decision, AuthError> {
         let set = self.current.load();
-        let started = Instant::now();
-        let decision = set.evaluate(request)?;
-        let elapsed_ns = started.elapsed().as_nanos() as u64;
+        // Timing costs two clock reads: only when the audit event will be recorded.
+        let timed = tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::INFO);
+        let started = timed.then(Instant::now);
+        let decision = memo::decide(&set, request)?;
+        let elapsed_ns = started.map(|s| s.elapsed().as_nanos() as u64);
         let (layer, policy, sid) = set.describe(&decision);
         let path = match request.path.char_indices().nth(MAX_LOGGED_PATH) {
             Some((cut, _)) => &request.path[..cut],
@@ -158,5 +160,166 @@ impl Authorize for PolicyHandle {
             audit!(info);
         }
         Ok(decision)
+    }
+}
+
+/// Remembered decisions, per thread: a policy set whose decisions depend only on the principal,
+/// the method and the path is evaluated once per (set, principal, method, path), as a proof is
+/// verified once per token. Each thread keeps a small direct-mapped table; an entry holds the
+/// set and the principal themselves, so that neither address can be reused while it stands,
+/// and a reload (a new set) never meets an old entry.
+mod memo {
+    use std::cell::RefCell;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::Arc;
+
+    use super::super::compiled::Decision;
+    use super::super::request::AuthzRequest;
+    use super::super::set::PolicySet;
+    use crate::error::AuthError;
+    use crate::principal::IamPrincipal;
+
+    const SLOTS: usize = 256;
+
+    struct Slot {
+        set: Arc<PolicySet>,
+        principal: Option<IamPrincipal>,
+        method: http::Method,
+        path: Box<str>,
+        decision: Decision,
+    }
+
+    thread_local! {
+        static TABLE: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn index(set: &Arc<PolicySet>, request: &AuthzRequest<'_>) -> usize {
+        let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+        h.write_usize(Arc::as_ptr(set) as usize);
+        h.write_usize(request.principal.map_or(0, IamPrincipal::identity_addr));
+        h.write(request.method.as_str().as_bytes());
+        h.write(request.path.as_bytes());
+        (h.finish() as usize) % SLOTS
+    }
+
+    /// The decision for `request`, remembered when the set allows it.
+    pub(super) fn decide(
+        set: &Arc<PolicySet>,
+        request: &AuthzRequest<'_>,
+    ) -> Result<Decision, AuthError> {
+        if !set.memoizable() {
+            return set.evaluate(request);
+        }
+        let i = index(set, request);
+        let hit = TABLE.with(|table| {
+            let table = table.borrow();
+            let slot = table.get(i)?.as_ref()?;
+            let same_principal = match (&slot.principal, request.principal) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.same_as(b),
+                _ => false,
+            };
+            (Arc::ptr_eq(&slot.set, set)
+                && same_principal
+                && slot.method == *request.method
+                && *slot.path == *request.path)
+                .then_some(slot.decision)
+        });
+        if let Some(decision) = hit {
+            return Ok(decision);
+        }
+        // Refusals before evaluation (a non-canonical path...) are not remembered.
+        let decision = set.evaluate(request)?;
+        TABLE.with(|table| {
+            let mut table = table.borrow_mut();
+            if table.is_empty() {
+                table.resize_with(SLOTS, || None);
+            }
+            table[i] = Some(Slot {
+                set: set.clone(),
+                principal: request.principal.cloned(),
+                method: request.method.clone(),
+                path: request.path.into(),
+                decision,
+            });
+        });
+        Ok(decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Outcome;
+
+    fn principal(role: &str, id: &str) -> crate::principal::IamPrincipal {
+        crate::principal::IamPrincipal::from_identity(
+            crate::arn::normalize(
+                &format!("arn:aws:sts::123456789012:assumed-role/{role}/s"),
+                &format!("{id}:s"),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn policy(role: &str) -> Policy {
+        Policy::from_json(&format!(
+            r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow",
+                "Principal": {{"AWS": "arn:aws:iam::123456789012:role/{role}"}},
+                "Action": "vpc-lattice-svcs:Invoke", "Resource": "*/x"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn remembered_decisions_are_per_principal_path_and_policy() {
+        let handle = PolicyHandle::new(policy("reader"));
+        let (reader, other) = (
+            principal("reader", "AROAEXAMPLEREADER0001"),
+            principal("other", "AROAEXAMPLEOTHER00001"),
+        );
+        let (method, headers) = (http::Method::GET, http::HeaderMap::new());
+        let (x, y): (http::Uri, http::Uri) = ("/x".parse().unwrap(), "/y".parse().unwrap());
+        let decide = |p: &crate::principal::IamPrincipal, uri: &http::Uri| {
+            let request = AuthzRequest::new(&method, uri, &headers).principal(Some(p));
+            handle.authorize(&request).unwrap().outcome()
+        };
+        for _ in 0..2 {
+            assert_eq!(decide(&reader, &x), Outcome::Allow);
+            assert_eq!(decide(&other, &x), Outcome::ImplicitDeny);
+            assert_eq!(decide(&reader, &y), Outcome::ImplicitDeny);
+        }
+        // A reload is a new set: nothing remembered for the old one applies.
+        handle.replace(policy("other"));
+        assert_eq!(decide(&reader, &x), Outcome::ImplicitDeny);
+        assert_eq!(decide(&other, &x), Outcome::Allow);
+    }
+
+    #[test]
+    fn decisions_on_headers_are_not_remembered() {
+        let handle = PolicyHandle::new(
+            Policy::from_json(
+                r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+                    "Principal": {"AWS": "123456789012"}, "Action": "*", "Resource": "*",
+                    "Condition": {"StringEquals": {"vpc-lattice-svcs:RequestHeader/x-team": "red"}}}}"#,
+            )
+            .unwrap(),
+        );
+        let reader = principal("reader", "AROAEXAMPLEREADER0001");
+        let (method, uri) = (http::Method::GET, http::Uri::from_static("/x"));
+        let mut red = http::HeaderMap::new();
+        red.insert("x-team", http::HeaderValue::from_static("red"));
+        let blue = {
+            let mut h = http::HeaderMap::new();
+            h.insert("x-team", http::HeaderValue::from_static("blue"));
+            h
+        };
+        let allowed = |headers: &http::HeaderMap| {
+            let request = AuthzRequest::new(&method, &uri, headers).principal(Some(&reader));
+            handle.authorize(&request).unwrap().is_allowed()
+        };
+        assert!(allowed(&red));
+        assert!(!allowed(&blue));
+        assert!(allowed(&red));
     }
 }

@@ -47,17 +47,34 @@ impl Bits {
         out
     }
 
-    fn iter(self) -> impl Iterator<Item = usize> {
-        self.0.into_iter().enumerate().flat_map(|(w, mut word)| {
-            std::iter::from_fn(move || {
-                if word == 0 {
-                    return None;
-                }
-                let bit = word.trailing_zeros() as usize;
-                word &= word - 1;
-                Some(w * 64 + bit)
-            })
-        })
+    fn iter(self) -> BitsIter {
+        BitsIter {
+            words: self.0,
+            word: 0,
+        }
+    }
+}
+
+/// The set bits of a [`Bits`], lowest first.
+struct BitsIter {
+    words: [u64; 4],
+    word: usize,
+}
+
+impl Iterator for BitsIter {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.word < 4 {
+            let w = self.words[self.word];
+            if w != 0 {
+                self.words[self.word] = w & (w - 1);
+                return Some(self.word * 64 + w.trailing_zeros() as usize);
+            }
+            self.word += 1;
+        }
+        None
     }
 }
 
@@ -175,6 +192,8 @@ pub(crate) struct Compiled {
     /// Principal entries by the hash of their facts; a probe checks each entry exactly, so a
     /// statement reached through the index needs no principal check of its own.
     index: HashMap<IndexKey, Vec<(PrincipalEntry, Bits)>, foldhash::fast::FixedState>,
+    /// Which index tags have entries (bit `1 << tag`): probes for the others are skipped.
+    tags: u8,
     hashing: Hashing,
     /// Whether any statement looks at the path (so it must be canonical).
     pub(crate) reads_path: bool,
@@ -182,6 +201,11 @@ pub(crate) struct Compiled {
     pub(crate) read_headers: Vec<http::HeaderName>,
     reads_source_ip: bool,
     reads_route: bool,
+    /// Whether decisions depend only on the principal, the method and the path (and constants),
+    /// so that they can be remembered.
+    pub(crate) static_inputs: bool,
+    /// Per statement, the packed necessary conditions tried before the full check.
+    prefilters: Vec<super::prefilter::Prefilter>,
 }
 
 /// An IAM policy document, loaded, checked and compiled. Cloning is cheap.
@@ -306,10 +330,12 @@ impl Compiled {
         let mut any = Bits::default();
         let mut deny = Bits::default();
         let mut index: HashMap<IndexKey, Vec<(PrincipalEntry, Bits)>, _> = HashMap::default();
+        let mut tags = 0u8;
         let mut reads_path = false;
         let mut read_headers = Vec::new();
         let mut reads_source_ip = false;
         let mut reads_route = false;
+        let mut static_inputs = true;
         for (i, s) in loaded.statements.iter().enumerate() {
             if s.effect == Effect::Deny {
                 deny.insert(i);
@@ -337,6 +363,7 @@ impl Compiled {
                         PrincipalEntry::User { arn } => hashing.key(TAG_USER, &[arn], false),
                         PrincipalEntry::UniqueId(id) => hashing.key(TAG_UNIQUE_ID, &[id], false),
                     };
+                    tags |= 1 << entry_tag(entry);
                     let bucket = index.entry(key).or_default();
                     match bucket.iter_mut().find(|(e, _)| e == entry) {
                         Some((_, bits)) => bits.insert(i),
@@ -350,6 +377,22 @@ impl Compiled {
             }
             reads_path |= !s.resource.is_everything();
             for c in &s.conditions {
+                use super::keys::Key as K;
+                static_inputs &= matches!(
+                    c.key,
+                    K::PrincipalArn
+                        | K::PrincipalAccount
+                        | K::PrincipalType
+                        | K::UserId
+                        | K::Username
+                        | K::SessionName
+                        | K::RequestMethod
+                        | K::RequestPath
+                        | K::Anonymous
+                        | K::Port
+                        | K::ServiceArn
+                        | K::ServiceNetworkArn
+                );
                 match &c.key {
                     super::keys::Key::RequestPath => reads_path = true,
                     super::keys::Key::SourceIp => reads_source_ip = true,
@@ -374,6 +417,11 @@ impl Compiled {
         for lint in &loaded.lints {
             tracing::warn!(target: "tower_iam_auth::policy", code = lint.code, pointer = %lint.pointer, "policy lint: {}", lint.message);
         }
+        let prefilters = loaded
+            .statements
+            .iter()
+            .map(super::prefilter::Prefilter::new)
+            .collect();
         Compiled {
             id: loaded.id.clone().unwrap_or_else(|| hash.clone()),
             hash,
@@ -388,11 +436,14 @@ impl Compiled {
             any,
             deny,
             index,
+            tags,
             hashing,
             reads_path,
             read_headers,
             reads_source_ip,
             reads_route,
+            static_inputs,
+            prefilters,
         }
     }
 
@@ -440,6 +491,8 @@ impl Compiled {
         };
         let h = &self.hashing;
         let (partition, account) = (p.partition(), p.account());
+        let tags = self.tags;
+        let has = |tag: u8| tags & (1 << tag) != 0;
         let mut probe = |key: IndexKey| {
             for (entry, found) in self.index.get(&key).map_or(&[][..], Vec::as_slice) {
                 if entry.matches(principal) {
@@ -447,18 +500,24 @@ impl Compiled {
                 }
             }
         };
-        probe(h.key(TAG_ACCOUNT, &[partition, account], false));
+        if has(TAG_ACCOUNT) {
+            probe(h.key(TAG_ACCOUNT, &[partition, account], false));
+        }
         match p.kind() {
             PrincipalKind::Role => {
-                probe(h.key(TAG_ROLE, &[partition, account, p.name()], true));
-                if let Some(session) = p.session_name() {
+                if has(TAG_ROLE) {
+                    probe(h.key(TAG_ROLE, &[partition, account, p.name()], true));
+                }
+                if let Some(session) = p.session_name()
+                    && has(TAG_SESSION)
+                {
                     probe(h.key(TAG_SESSION, &[partition, account, session, p.name()], true));
                 }
             }
-            PrincipalKind::User => probe(h.key(TAG_USER, &[p.arn()], false)),
+            PrincipalKind::User if has(TAG_USER) => probe(h.key(TAG_USER, &[p.arn()], false)),
             _ => {}
         }
-        if !p.principal_id().is_empty() {
+        if !p.principal_id().is_empty() && has(TAG_UNIQUE_ID) {
             probe(h.key(TAG_UNIQUE_ID, &[p.principal_id()], false));
         }
         bits
@@ -467,8 +526,9 @@ impl Compiled {
     /// Evaluates after [`check_request`](Self::check_request): deny candidates first.
     pub(crate) fn decide(&self, request: &AuthzRequest<'_>, layer: u16) -> Decision {
         let candidates = self.candidates(request.principal);
+        let method_bit = super::prefilter::request_method_bit(request.method);
         for i in candidates.and(&self.deny).iter() {
-            if self.applies_to_candidate(i, request) {
+            if self.applies_to_candidate(i, request, method_bit) {
                 return Decision {
                     outcome: Outcome::ExplicitDeny,
                     layer,
@@ -477,7 +537,9 @@ impl Compiled {
             }
         }
         for i in candidates.iter() {
-            if self.statements[i].effect == Effect::Allow && self.applies_to_candidate(i, request) {
+            if self.statements[i].effect == Effect::Allow
+                && self.applies_to_candidate(i, request, method_bit)
+            {
                 return Decision {
                     outcome: Outcome::Allow,
                     layer,
@@ -495,7 +557,10 @@ impl Compiled {
     /// Whether candidate `i` applies: statements reached through the index already match the
     /// principal (the probe checked the entry exactly); the others (`*`, `NotPrincipal`) are
     /// checked here.
-    fn applies_to_candidate(&self, i: usize, request: &AuthzRequest<'_>) -> bool {
+    fn applies_to_candidate(&self, i: usize, request: &AuthzRequest<'_>, method_bit: u16) -> bool {
+        if !self.prefilters[i].admits(method_bit, request.path.as_bytes()) {
+            return false;
+        }
         let s = &self.statements[i];
         (!self.any.contains(i) || s.principal.matches(request.principal))
             && self.resource_matches(s, request)
@@ -542,6 +607,18 @@ impl Compiled {
 /// The service part of a request's resource when no service ARN is configured: `*` and
 /// `*/PATH` patterns match it, an ARN naming a real service does not.
 pub(crate) const PLACEHOLDER_SERVICE: &str = "arn:aws:vpc-lattice:::service/unconfigured";
+
+/// The index tag of an entry.
+fn entry_tag(entry: &PrincipalEntry) -> u8 {
+    match entry {
+        PrincipalEntry::Any => 0,
+        PrincipalEntry::Account { .. } => TAG_ACCOUNT,
+        PrincipalEntry::Role { .. } => TAG_ROLE,
+        PrincipalEntry::Session { .. } => TAG_SESSION,
+        PrincipalEntry::User { .. } => TAG_USER,
+        PrincipalEntry::UniqueId(_) => TAG_UNIQUE_ID,
+    }
+}
 
 fn unreachable_any() -> IndexKey {
     // `*` entries make the statement a member of `any`, so they are never indexed.

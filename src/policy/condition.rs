@@ -145,14 +145,22 @@ impl ArnPattern {
         let ArnPattern::Parts(parts) = self else {
             return Some(true);
         };
-        let mut fields = value.splitn(6, ':');
-        for part in parts.iter() {
-            let Some(field) = fields.next() else {
-                return Some(false);
+        // The six fields, split by hand: the first five end at a ':', the last takes the rest.
+        let bytes = value.as_bytes();
+        let mut start = 0;
+        for (n, part) in parts.iter().enumerate() {
+            let end = if n == 5 {
+                bytes.len()
+            } else {
+                match bytes[start..].iter().position(|&b| b == b':') {
+                    Some(i) => start + i,
+                    None => return Some(false),
+                }
             };
-            if !part.matches(field, false, vars)? {
+            if !part.matches(&value[start..end], false, vars)? {
                 return Some(false);
             }
+            start = (end + 1).min(bytes.len());
         }
         Some(true)
     }

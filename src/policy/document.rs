@@ -47,6 +47,8 @@ pub(crate) struct ResourceClause {
     pub(crate) pointers: Vec<String>,
     /// Each pattern specialized for the configured service ARN (filled in by the compiler).
     pub(crate) matchers: Vec<PathMatcher>,
+    /// `"Resource": "*"` (or a list holding it): every resource.
+    pub(crate) everything: bool,
 }
 
 /// Whether `needle` (non-empty) stands in `hay`: short needles in short paths, where a
@@ -132,7 +134,7 @@ impl PathMatcher {
 impl ResourceClause {
     /// Whether every resource matches (`"Resource": "*"`).
     pub(crate) fn is_everything(&self) -> bool {
-        !self.not && self.patterns.iter().any(|p| p.source() == "*")
+        self.everything
     }
 }
 
@@ -442,11 +444,13 @@ fn load_statement(
         patterns.push(resource_pattern(text, &r, ctx)?);
         pointers.push(r);
     }
+    let everything = !not_resource && patterns.iter().any(|p| p.source() == "*");
     let resource = ResourceClause {
         not: not_resource,
         patterns,
         pointers,
         matchers: Vec::new(),
+        everything,
     };
 
     let mut conditions = Vec::new();

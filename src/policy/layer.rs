@@ -230,7 +230,7 @@ impl Enforcement {
         let mut authz = AuthzRequest::new(request.method(), request.uri(), request.headers())
             .principal(principal)
             .auth_method(auth_method)
-            .now(self.clock.now());
+            .clock(&self.clock);
         if let Some(ip) = source_ip {
             authz = authz.source_ip(ip);
         }

@@ -80,6 +80,7 @@ mod json;
 mod keys;
 pub(crate) mod layer;
 mod options;
+mod prefilter;
 mod principal;
 mod request;
 mod set;

@@ -42,7 +42,9 @@ pub struct AuthzRequest<'a> {
     pub(crate) headers: &'a HeaderMap,
     pub(crate) auth_method: Option<AuthMethod>,
     pub(crate) source_ip: Option<IpAddr>,
-    pub(crate) now: SystemTime,
+    /// The time of the decision; read from `clock` (or the system clock) only if a policy asks.
+    pub(crate) now: Option<SystemTime>,
+    pub(crate) clock: Option<&'a crate::clock::SharedClock>,
     pub(crate) route: Option<&'a str>,
     pub(crate) token_audience: Option<&'a str>,
     /// Set by the enforcing layer in dry-run mode, for the audit event.
@@ -65,7 +67,8 @@ impl<'a> AuthzRequest<'a> {
             headers,
             auth_method: None,
             source_ip: None,
-            now: SystemTime::now(),
+            now: None,
+            clock: None,
             route: None,
             token_audience: None,
             dry_run: false,
@@ -102,7 +105,7 @@ impl<'a> AuthzRequest<'a> {
 
     /// The time of the decision (`aws:CurrentTime`, `aws:EpochTime`).
     pub fn now(mut self, now: SystemTime) -> Self {
-        self.now = now;
+        self.now = Some(now);
         self
     }
 
@@ -164,7 +167,17 @@ impl<'a> AuthzRequest<'a> {
 
     /// The time of the decision.
     pub fn time(&self) -> SystemTime {
-        self.now
+        match (self.now, self.clock) {
+            (Some(now), _) => now,
+            (None, Some(clock)) => clock.now(),
+            (None, None) => SystemTime::now(),
+        }
+    }
+
+    /// Reads the time from `clock` when a policy asks for it (not on every request).
+    pub(crate) fn clock(mut self, clock: &'a crate::clock::SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// The matched route template, under a [`PolicyLayer`](super::PolicyLayer).
@@ -228,7 +241,7 @@ impl<'a> AuthzRequest<'a> {
 
     /// Milliseconds since the epoch (`aws:CurrentTime`).
     pub(crate) fn now_millis(&self) -> i64 {
-        self.now
+        self.time()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
@@ -263,20 +276,22 @@ pub fn check_canonical_path(path: &str) -> Result<(), AuthError> {
     let Some(rest) = path.strip_prefix('/') else {
         return refuse("path does not start with /");
     };
-    if rest.is_empty() {
-        return Ok(());
-    }
-    for segment in rest.split('/') {
-        if segment.is_empty() {
-            // `/a//b`, and `/a/` is allowed only as a trailing slash.
-            if std::ptr::eq(segment.as_ptr(), rest[rest.len()..].as_ptr()) {
-                continue;
-            }
-            return refuse("empty path segment");
+    // Segments in one pass over the bytes: empty (`//`, but a trailing `/` is allowed), `.`
+    // and `..` are refused.
+    let mut start = 0;
+    for (i, b) in rest.bytes().chain(std::iter::once(b'/')).enumerate() {
+        if b != b'/' {
+            continue;
         }
-        if segment == "." || segment == ".." {
-            return refuse("dot segment");
+        let segment = &rest.as_bytes()[start..i];
+        let trailing = i == rest.len();
+        match segment {
+            b"" if trailing => {}
+            b"" => return refuse("empty path segment"),
+            b"." | b".." => return refuse("dot segment"),
+            _ => {}
         }
+        start = i + 1;
     }
     let bytes = path.as_bytes();
     let mut i = 0;

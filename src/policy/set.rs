@@ -53,6 +53,11 @@ impl PolicySet {
         })
     }
 
+    /// Whether every layer decides on the principal, the method and the path alone.
+    pub(crate) fn memoizable(&self) -> bool {
+        self.layers.iter().all(|(_, p)| p.inner.static_inputs)
+    }
+
     /// The policy and `Sid` behind a decision, for logs.
     pub(crate) fn describe(
         &self,
