@@ -125,10 +125,17 @@ const MAX_LOGGED_PATH: usize = 256;
 impl Authorize for PolicyHandle {
     fn authorize(&self, request: &AuthzRequest<'_>) -> Result<Decision, AuthError> {
         let set = self.current.load();
-        // Timing costs two clock reads: only when the audit event will be recorded.
-        let timed = tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::INFO);
-        let started = timed.then(Instant::now);
+        // The audit event is `DEBUG` for allows and `INFO` for denials: when neither level is
+        // on, skip its clock reads and field work entirely.
+        let debug = tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::DEBUG);
+        let info =
+            debug || tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::INFO);
+        let started = info.then(Instant::now);
         let decision = memo::decide(&set, request)?;
+        let allowed = decision.outcome() == Outcome::Allow;
+        if !(debug || (info && !allowed)) {
+            return Ok(decision);
+        }
         let elapsed_ns = started.map(|s| s.elapsed().as_nanos() as u64);
         let (layer, policy, sid) = set.describe(&decision);
         let path = match request.path.char_indices().nth(MAX_LOGGED_PATH) {
@@ -154,7 +161,7 @@ impl Authorize for PolicyHandle {
                 )
             };
         }
-        if decision.outcome() == Outcome::Allow {
+        if allowed {
             audit!(debug);
         } else {
             audit!(info);
