@@ -250,6 +250,9 @@ mod jwt {
         sts: &LocalSts,
         authorization: &str,
     ) {
+        // The bare `jsonwebtoken::decode` floor uses jsonwebtoken's process-default backend,
+        // which an application with both backends enabled (as this build is) must choose.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
         let (keys, tokens) = tokens(rt, sts, authorization);
         let verifier = JwtVerifier::builder()
             .issuer(TrustedIssuer::exchange(ISSUER).keys(keys.jwks()))

@@ -493,15 +493,20 @@ impl JwtVerifier {
                 )),
             );
         }
-        let valid = jsonwebtoken::crypto::verify(
-            signature,
-            message.as_bytes(),
+        // The backend is named, never jsonwebtoken's process default: an application in which
+        // another crate enables jsonwebtoken's `rust_crypto` feature has both backends, no
+        // default can be chosen, and `jsonwebtoken::crypto::verify` panics.
+        let malformed =
+            || AuthError::new(ReasonCode::JwtSignature).with_detail("signature is malformed");
+        let signature_bytes = URL_SAFE_NO_PAD.decode(signature).map_err(|_| malformed())?;
+        let verifier = (jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.verifier_factory)(
+            &alg.to_jsonwebtoken(),
             &key.key,
-            alg.to_jsonwebtoken(),
         )
-        .map_err(|_| {
-            AuthError::new(ReasonCode::JwtSignature).with_detail("signature is malformed")
-        })?;
+        .map_err(|_| malformed())?;
+        let valid = verifier
+            .verify(message.as_bytes(), &signature_bytes)
+            .is_ok();
         if !valid {
             return Err(AuthError::new(ReasonCode::JwtSignature)
                 .with_detail(format!("signature does not verify with key {kid:?}")));
