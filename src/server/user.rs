@@ -1,43 +1,4 @@
-//! Principal → application user: [`UserLayer`] looks the verified caller up in the
-//! application's own user store (the pattern of a users table keyed by role ARN) and hands
-//! handlers the result as [`AppUser`].
-//!
-//! The lookup is an async hook ([`ResolveUser`], or a closure through [`resolve_user_fn`]). Its
-//! answers, "this user" and "no such user" alike, are cached per principal (normalized ARN and
-//! unique id) for a bounded time and number of entries, and concurrent lookups for one principal
-//! make one call. No user is `403 principal.unknown`; a failing lookup is `503` (never an
-//! allow, and never cached). Requests without a principal (anonymous callers admitted by a
-//! policy) pass through without a user.
-//!
-//! Apply it inside [`IamAuthLayer`](super::IamAuthLayer), which puts the principal in the
-//! request extensions:
-//!
-//! ```
-//! use axum::{Router, routing::get};
-//! use tower_iam_auth::server::{AppUser, IamAuthConfig, IamAuthLayer, UserLayer, resolve_user_fn};
-//!
-//! #[derive(Clone)]
-//! struct User { name: String }
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let users = UserLayer::new(resolve_user_fn(|principal| async move {
-//!     // Look the caller up by its normalized role ARN in your own store.
-//!     let user = (principal.arn() == "arn:aws:iam::123456789012:role/orders-reader")
-//!         .then(|| User { name: "orders".into() });
-//!     Ok::<_, std::io::Error>(user)
-//! }));
-//! let config = IamAuthConfig::builder()
-//!     .audience("orders-service")
-//!     .allowed_accounts(["123456789012"])
-//!     .build()?;
-//! let app: Router = Router::new()
-//!     .route("/me", get(|AppUser(user): AppUser<User>| async move { user.name }))
-//!     .layer(users)
-//!     .layer(IamAuthLayer::new(config));
-//! # let _ = app;
-//! # Ok(())
-//! # }
-//! ```
+//! [`UserLayer`]: principal → application user.
 
 use std::fmt;
 use std::future::Future;
@@ -120,7 +81,46 @@ struct Shared<R: ResolveUser> {
     cache: moka::future::Cache<UserKey, Option<R::User>>,
 }
 
-/// A Tower layer that resolves the caller's application user; see the [module docs](self).
+/// Principal → application user: this layer looks the verified caller up in the
+/// application's own user store (the pattern of a users table keyed by role ARN) and hands
+/// handlers the result as [`AppUser`].
+///
+/// The lookup is an async hook ([`ResolveUser`], or a closure through [`resolve_user_fn`]). Its
+/// answers, "this user" and "no such user" alike, are cached per principal (normalized ARN and
+/// unique id) for a bounded time and number of entries, and concurrent lookups for one principal
+/// make one call. No user is `403 principal.unknown`; a failing lookup is `503` (never an
+/// allow, and never cached). Requests without a principal (anonymous callers admitted by a
+/// policy) pass through without a user.
+///
+/// Apply it inside [`IamAuthLayer`](super::IamAuthLayer), which puts the principal in the
+/// request extensions:
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tower_iam_auth::server::{AppUser, IamAuthConfig, IamAuthLayer, UserLayer, resolve_user_fn};
+///
+/// #[derive(Clone)]
+/// struct User { name: String }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let users = UserLayer::new(resolve_user_fn(|principal| async move {
+///     // Look the caller up by its normalized role ARN in your own store.
+///     let user = (principal.arn() == "arn:aws:iam::123456789012:role/orders-reader")
+///         .then(|| User { name: "orders".into() });
+///     Ok::<_, std::io::Error>(user)
+/// }));
+/// let config = IamAuthConfig::builder()
+///     .audience("orders-service")
+///     .allowed_accounts(["123456789012"])
+///     .build()?;
+/// let app: Router = Router::new()
+///     .route("/me", get(|AppUser(user): AppUser<User>| async move { user.name }))
+///     .layer(users)
+///     .layer(IamAuthLayer::new(config));
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
 pub struct UserLayer<R: ResolveUser> {
     shared: Arc<Shared<R>>,
 }
