@@ -11,6 +11,7 @@
 pub mod arn;
 pub mod clock;
 pub mod error;
+pub mod metrics;
 pub mod principal;
 pub mod proof;
 pub mod sts;
