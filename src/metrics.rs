@@ -48,7 +48,8 @@ pub const POLICY_DECISIONS_TOTAL: &str = "iam_auth_policy_decisions_total";
 /// the cache-hit path allocates nothing.
 #[allow(unused_variables, dead_code)]
 pub(crate) mod record {
-    #[cfg(feature = "metrics")]
+    // Every recording helper needs `server` (the layer, the cache, STS, policies, tokens).
+    #[cfg(all(feature = "metrics", feature = "server"))]
     use super::*;
 
     /// One request decided by the layer, and the time the layer took.

@@ -120,7 +120,7 @@ struct Shared<R: ResolveUser> {
     cache: moka::future::Cache<UserKey, Option<R::User>>,
 }
 
-/// A Tower layer that resolves the caller's application user; see the [module docs](self).
+/// A Tower layer that resolves the caller's application user; see the [`server`](crate::server) module docs.
 pub struct UserLayer<R: ResolveUser> {
     shared: Arc<Shared<R>>,
 }
