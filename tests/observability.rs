@@ -483,3 +483,56 @@ impl Captured {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
 }
+
+#[cfg(feature = "jwt")]
+#[tokio::test]
+async fn the_tower_http_stack_logs_no_jwt_at_any_level() {
+    use tower_iam_auth::token::{
+        JwtAlgorithm, JwtVerifier, KeySet, SigningKey, TokenExchange, TrustedIssuer,
+    };
+
+    let (captured, _guard) = capture_everything();
+    let issuer = "https://auth.example.com";
+    let keys = KeySet::new(SigningKey::generate(JwtAlgorithm::ES256).unwrap());
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(issuer).keys(keys.jwks()))
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let h = harness_with(|b| b.token_verifier(verifier)).await;
+    let exchange = TokenExchange::builder(h.layer.clone())
+        .allow_any_aws_account()
+        .issuer(issuer)
+        .keys(keys)
+        .default_audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let proof = token_for(h.sts.assume_role(ACCOUNT, "deployer", "ci")).await;
+    let principal = h.layer.verify_token(&proof).await.unwrap();
+    let jwt = exchange.issue(&principal, None).await.unwrap();
+    let jwt = jwt.as_str().to_owned();
+    let (signed, signature) = jwt.rsplit_once('.').unwrap();
+    let forged = format!("{signed}.{}", "A".repeat(signature.len()));
+    let app = full_stack(&h.layer);
+
+    assert_eq!(call(&app, Some(&jwt)).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, Some(&forged)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let logs = captured.text();
+    assert!(
+        logs.contains("handler got"),
+        "the capture saw nothing:\n{logs}"
+    );
+    assert_no_secret(
+        &logs,
+        &[
+            ("the JWT", jwt.clone()),
+            ("the JWT's signature", signature.to_owned()),
+            ("the forged JWT", forged.clone()),
+            ("the proof", proof.clone()),
+        ],
+    );
+}
