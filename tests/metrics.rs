@@ -322,3 +322,41 @@ fn an_issued_token_counts_by_algorithm() {
         assert_no_personal_labels(&m, &[&token, "deployer"]);
     });
 }
+
+#[cfg(feature = "jwt")]
+mod jwt_support;
+
+#[cfg(feature = "jwt")]
+#[test]
+fn jwks_refreshes_count_by_result() {
+    use jwt_support::{ISSUER, JWT_AUDIENCE, JwksServer, TestKey, token, valid_claims};
+    use tower_iam_auth::token::{JwtVerifier, TrustedIssuer};
+
+    with_metrics(|mut m| async move {
+        let old = TestKey::rsa();
+        let new = TestKey::rsa();
+        let jwks = JwksServer::start(vec![old.jwk("old")]).await;
+        let verifier = JwtVerifier::builder()
+            .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+            .audience(JWT_AUDIENCE)
+            .build()
+            .unwrap();
+        verifier
+            .verify(&token(&old, "RS256", "old", &valid_claims()))
+            .await
+            .unwrap();
+        let rows = m.take();
+        let ok = [("result", "ok")];
+        assert_eq!(counter(&rows, "iam_auth_jwks_refresh_total", &ok), 1);
+
+        // An unknown kid refreshes the set once; the next one within the cooldown does not.
+        let unknown = token(&new, "RS256", "new", &valid_claims());
+        assert!(verifier.verify(&unknown).await.is_err());
+        assert!(verifier.verify(&unknown).await.is_err());
+        let rows = m.take();
+        assert_eq!(counter(&rows, "iam_auth_jwks_refresh_total", &ok), 1);
+        let limited = [("result", "rate_limited")];
+        assert_eq!(counter(&rows, "iam_auth_jwks_refresh_total", &limited), 1);
+        assert_eq!(jwks.fetches(), 2);
+    });
+}
