@@ -536,3 +536,30 @@ async fn the_tower_http_stack_logs_no_jwt_at_any_level() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_user_layer_renders_its_refusals_too() {
+    use tower_iam_auth::principal::IamPrincipal;
+    use tower_iam_auth::server::{AppUser, UserLayer, resolve_user_fn};
+
+    let h = harness().await;
+    let users = UserLayer::new(resolve_user_fn(|_: IamPrincipal| async {
+        Ok::<Option<String>, String>(None)
+    }))
+    .render_refusal(problem_json);
+    let app = Router::new()
+        .route(
+            "/whoami",
+            axum::routing::get(|AppUser(user): AppUser<String>| async move { user }),
+        )
+        .layer(users)
+        .layer(h.layer.clone());
+    let token = token_for(h.sts.assume_role(ACCOUNT, "stranger", "ci")).await;
+    let answer = call(&app, Some(&token)).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.headers["content-type"], "application/problem+json");
+    assert_eq!(
+        answer.json["type"],
+        "https://errors.example.com/principal.unknown"
+    );
+}
