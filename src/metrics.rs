@@ -61,16 +61,18 @@ pub(crate) mod record {
     ) {
         #[cfg(feature = "metrics")]
         {
-            // Literal labels make a static key: the allowed path (cache hits) allocates nothing.
+            // A literal name and literal labels make a static key, hashed at compile time: the
+            // allowed path (cache hits) neither allocates nor hashes.
             let counter = match outcome {
                 "allowed" => {
-                    ::metrics::counter!(REQUESTS_TOTAL, "outcome" => "allowed", "reason" => "none")
+                    ::metrics::counter!("iam_auth_requests_total", "outcome" => "allowed", "reason" => "none")
                 }
                 _ => ::metrics::counter!(REQUESTS_TOTAL, "outcome" => outcome, "reason" => reason),
             };
             counter.increment(1);
             if let Some(elapsed) = elapsed {
-                ::metrics::histogram!(LAYER_DURATION_SECONDS).record(elapsed.as_secs_f64());
+                ::metrics::histogram!("iam_auth_layer_duration_seconds")
+                    .record(elapsed.as_secs_f64());
             }
         }
     }
@@ -103,9 +105,9 @@ pub(crate) mod record {
     pub(crate) fn cache_lookup(result: &'static str) {
         #[cfg(feature = "metrics")]
         match result {
-            "hit" => ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "hit"),
-            "miss" => ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "miss"),
-            _ => ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "negative_hit"),
+            "hit" => ::metrics::counter!("iam_auth_cache_lookups_total", "result" => "hit"),
+            "miss" => ::metrics::counter!("iam_auth_cache_lookups_total", "result" => "miss"),
+            _ => ::metrics::counter!("iam_auth_cache_lookups_total", "result" => "negative_hit"),
         }
         .increment(1);
     }
@@ -121,7 +123,7 @@ pub(crate) mod record {
     #[cfg(feature = "server")]
     pub(crate) fn cache_coalesced() {
         #[cfg(feature = "metrics")]
-        ::metrics::counter!(CACHE_COALESCED_TOTAL).increment(1);
+        ::metrics::counter!("iam_auth_cache_coalesced_total").increment(1);
     }
 
     /// One policy or allow-list decision: `allow`, `explicit_deny` or (anything else)
@@ -130,11 +132,11 @@ pub(crate) mod record {
     pub(crate) fn policy_decision(decision: &'static str) {
         #[cfg(feature = "metrics")]
         match decision {
-            "allow" => ::metrics::counter!(POLICY_DECISIONS_TOTAL, "decision" => "allow"),
+            "allow" => ::metrics::counter!("iam_auth_policy_decisions_total", "decision" => "allow"),
             "explicit_deny" => {
-                ::metrics::counter!(POLICY_DECISIONS_TOTAL, "decision" => "explicit_deny")
+                ::metrics::counter!("iam_auth_policy_decisions_total", "decision" => "explicit_deny")
             }
-            _ => ::metrics::counter!(POLICY_DECISIONS_TOTAL, "decision" => "implicit_deny"),
+            _ => ::metrics::counter!("iam_auth_policy_decisions_total", "decision" => "implicit_deny"),
         }
         .increment(1);
     }
