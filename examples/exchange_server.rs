@@ -12,8 +12,10 @@
 //! | `IAM_AUTH_JWT_AUDIENCE` | default audience of issued tokens, and the one `/whoami` accepts; default `IAM_AUTH_AUDIENCE` |
 //! | `IAM_AUTH_KEY_FILE` | PEM private key (RSA: RS256, P-256: ES256, Ed25519: EdDSA); default an ephemeral RS256 key |
 //! | `IAM_AUTH_TOKEN_TTL` | lifetime of issued tokens in seconds, default 900 |
+//! | `IAM_AUTH_LOG` | log level on stderr, default `info` |
 //!
-//! Routes: `GET /healthz`; `POST /token`, `GET /.well-known/jwks.json`,
+//! Routes: `GET /healthz`; `GET /metrics` (Prometheus text format, filled with the `metrics`
+//! feature); `POST /token`, `GET /.well-known/jwks.json`,
 //! `GET /.well-known/openid-configuration` (see `TokenExchange`); `GET /whoami`, which accepts a
 //! JWT from this exchange or a proof, and answers the caller as JSON like `whoami_server`.
 //!
@@ -41,6 +43,8 @@ use auth_env::var as env;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    auth_env::init_logging();
+    let metrics = auth_env::metrics_route();
     let listen = env("IAM_AUTH_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let audience = env("IAM_AUTH_AUDIENCE")
         .unwrap_or_else(|| auth_env::exit_with("IAM_AUTH_AUDIENCE is required"));
@@ -113,7 +117,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .route_layer(layer)
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", metrics)
         .merge(exchange.router());
+    let app = auth_env::with_http_tracing(app);
 
     eprintln!(
         "exchange_server listening on {} (issuer {issuer}, proofs for {audience:?}, tokens for {jwt_audience:?})",

@@ -9,8 +9,10 @@
 //! | `IAM_AUTH_FORMATS` | comma list of `iam-v1`, `k8s-aws-v1`; default `iam-v1` |
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins, default `X-Vault-AWS-IAM-Server-ID` |
+//! | `IAM_AUTH_LOG` | log level on stderr, default `info` |
 //!
-//! Routes: `GET /healthz` (no auth), `GET /whoami` (the caller as JSON), **every method on every
+//! Routes: `GET /healthz` and `GET /metrics` (no auth; Prometheus text format, filled with the
+//! `metrics` feature), `GET /whoami` (the caller as JSON), **every method on every
 //! path under `/api/`** (the caller as JSON plus `method` and `path`, so that policies can be
 //! tried from outside), and `POST /login` (a Vault-format login body; the caller, or the
 //! refusal).
@@ -35,6 +37,8 @@ use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    auth_env::init_logging();
+    let metrics = auth_env::metrics_route();
     let listen = auth_env::var("IAM_AUTH_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let audience = auth_env::var("IAM_AUTH_AUDIENCE")
         .unwrap_or_else(|| auth_env::exit_with("IAM_AUTH_AUDIENCE is required"));
@@ -61,7 +65,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     login(&verifier, request).await
                 }),
             )
-            .route("/healthz", get(|| async { "ok" }));
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/metrics", metrics);
+    let app = auth_env::with_http_tracing(app);
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("whoami_server listening on {}", listener.local_addr()?);

@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 # `jwt` adds the JWT benches (jwt/*, server/jwt_hit).
 cargo bench --bench server --features jwt -- "$@"
 cargo bench --bench policy -- "$@"
+# The cost of the `metrics` feature on the hot path: the layer's benches again with it on, saved
+# as the criterion baseline `metrics` (no recorder installed: the instrumentation itself).
+cargo bench --bench server --features jwt,metrics -- --save-baseline metrics '^server/(bare|proof_cache_hit)$'
 python3 - <<'PY'
 import json, pathlib
 root = pathlib.Path("target/criterion")
-def median(name):
+def median(name, baseline="new"):
     # Criterion turns '/' in a group name into '_': "policy/evaluate/x/y" is "policy_evaluate_x/y".
     group, function = name.rsplit("/", 1)
-    est = root / group.replace("/", "_") / function / "new" / "estimates.json"
+    est = root / group.replace("/", "_") / function / baseline / "estimates.json"
     return json.loads(est.read_text())["median"]["point_estimate"] if est.exists() else None
 rows = [("server/bare", "server/bare"), ("server/proof_cache_hit", "server/bare"),
         ("server/proof_cache_hit_policy", "server/proof_cache_hit"),
@@ -35,4 +38,11 @@ for name, base in rows:
     elif base == name:
         diff = "baseline"
     print(f"| `{name}` | {m / 1000:.2f} µs | {diff} |")
+print()
+print("| bench | without `metrics` | with `metrics` | difference |")
+print("|---|---|---|---|")
+for name in ("server/bare", "server/proof_cache_hit"):
+    off, on = median(name, "base"), median(name, "metrics")
+    if off is not None and on is not None:
+        print(f"| `{name}` | {off / 1000:.2f} µs | {on / 1000:.2f} µs | {(on - off) / 1000:+.2f} µs |")
 PY

@@ -22,6 +22,7 @@ use moka::future::Cache;
 
 use crate::clock::SharedClock;
 use crate::error::{AuthError, ReasonCode};
+use crate::metrics::record;
 use crate::principal::IamPrincipal;
 
 type Hasher = foldhash::fast::RandomState;
@@ -154,19 +155,21 @@ impl ProofCache {
         let now = self.clock.now();
         if let Some(hit) = self.verified.get(token).await {
             if hit.live_at(now) {
+                record::cache_lookup("hit");
                 return Lookup::Verified(hit.value);
             }
             self.verified.invalidate(token).await;
         }
-        if self.config.negative_ttl.is_zero() {
-            return Lookup::Miss;
-        }
-        if let Some(rejected) = self.rejected.get(token).await {
+        if !self.config.negative_ttl.is_zero()
+            && let Some(rejected) = self.rejected.get(token).await
+        {
             if rejected.live_at(now) {
+                record::cache_lookup("negative_hit");
                 return Lookup::Rejected(rejected.value);
             }
             self.rejected.invalidate(token).await;
         }
+        record::cache_lookup("miss");
         Lookup::Miss
     }
 
@@ -185,16 +188,30 @@ impl ProofCache {
     {
         let now = self.clock.now();
         let max_ttl = self.config.max_ttl;
+        // Whether this request ran `verify`, or waited on another request's run.
+        let mut ran = false;
+        let ran_flag = &mut ran;
         let result = self
             .verified
             .try_get_with(Box::from(token), async move {
+                *ran_flag = true;
                 verify
                     .await
                     .map(|principal| Entry::new(principal, now, window_closes_at, max_ttl))
             })
             .await;
+        if !ran {
+            record::cache_coalesced();
+        }
         match result {
-            Ok(verified) => Ok(verified.value),
+            Ok(verified) => {
+                if record::ENABLED && ran {
+                    // moka counts lazily; on this (STS) path an exact count is cheap enough.
+                    self.verified.run_pending_tasks().await;
+                    record::cache_entries(self.verified.entry_count());
+                }
+                Ok(verified.value)
+            }
             Err(error) => {
                 let error = AuthError::clone(&error);
                 let negative_ttl = self.config.negative_ttl;

@@ -315,6 +315,81 @@ impl AuthError {
     }
 }
 
+/// The body of a refusal and its content type, as a [`RenderRefusal`] chooses them.
+#[derive(Clone, Debug)]
+pub struct RefusalBody {
+    content_type: HeaderValue,
+    body: Bytes,
+}
+
+impl RefusalBody {
+    /// A body of `content_type` (say `application/problem+json`).
+    pub fn new(content_type: HeaderValue, body: impl Into<Bytes>) -> Self {
+        Self {
+            content_type,
+            body: body.into(),
+        }
+    }
+}
+
+/// Renders the body of the refusals a layer makes (`401`, `403`, `400`, `503`, policy denials
+/// included), for example as `application/problem+json` (RFC 9457).
+///
+/// Only the body and its `Content-Type` are the renderer's: the status, `WWW-Authenticate`,
+/// `Retry-After` and `Cache-Control` stay the layer's, so that clients and proxies keep
+/// reading the refusal the standard way. Implemented for closures
+/// `Fn(&AuthError) -> RefusalBody`.
+///
+/// ```
+/// use http::HeaderValue;
+/// use tower_iam_auth::error::{AuthError, ReasonCode, RefusalBody, RenderRefusal};
+///
+/// let problem = |refusal: &AuthError| {
+///     let body = serde_json::json!({
+///         "type": format!("https://errors.example.com/{}", refusal.reason()),
+///         "title": refusal.message(),
+///         "status": refusal.status().as_u16(),
+///     });
+///     RefusalBody::new(
+///         HeaderValue::from_static("application/problem+json"),
+///         body.to_string(),
+///     )
+/// };
+/// let response = AuthError::new(ReasonCode::TokenMissing).to_response_with(Some(&problem));
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.headers()["content-type"], "application/problem+json");
+/// assert_eq!(response.headers()["www-authenticate"], "Bearer");
+/// ```
+pub trait RenderRefusal: Send + Sync + 'static {
+    /// The body for `refusal`. Its detail is for logs: do not send it to the client.
+    fn render(&self, refusal: &AuthError) -> RefusalBody;
+}
+
+impl<F> RenderRefusal for F
+where
+    F: Fn(&AuthError) -> RefusalBody + Send + Sync + 'static,
+{
+    fn render(&self, refusal: &AuthError) -> RefusalBody {
+        self(refusal)
+    }
+}
+
+impl AuthError {
+    /// [`to_response`](Self::to_response), with the body and content type from `renderer`
+    /// when there is one.
+    pub fn to_response_with(&self, renderer: Option<&dyn RenderRefusal>) -> Response<Bytes> {
+        let mut response = self.to_response();
+        if let Some(renderer) = renderer {
+            let RefusalBody { content_type, body } = renderer.render(self);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
+            *response.body_mut() = body;
+        }
+        response
+    }
+}
+
 impl From<ReasonCode> for AuthError {
     fn from(reason: ReasonCode) -> Self {
         Self::new(reason)

@@ -4,6 +4,10 @@
 //! credentials ([`client::ProofSigner`]); [`server::IamAuthLayer`] checks the proof locally
 //! ([`proof`]), replays it to STS ([`sts`]), caches the answer ([`cache`]) and hands handlers an
 //! [`principal::IamPrincipal`]. See the README (included below as a doctest) for the whole flow.
+//!
+//! Observability: the [`metrics`] module lists the metrics recorded with the `metrics` feature
+//! (a stable contract); the layer's `tracing` spans are `iam_auth.authenticate` and
+//! `sts.GetCallerIdentity`; [`error::RenderRefusal`] renders refusal bodies.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -11,6 +15,7 @@
 pub mod arn;
 pub mod clock;
 pub mod error;
+pub mod metrics;
 pub mod principal;
 pub mod proof;
 pub mod sts;

@@ -94,3 +94,92 @@ fn refuses_to_start_without_an_audience() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("IAM_AUTH_AUDIENCE is required"));
 }
+
+/// The value of the sample `name{labels}` in a Prometheus text exposition, 0 when absent.
+#[cfg(feature = "metrics")]
+fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(series, _)| {
+            let (series_name, series_labels) = series.split_once('{').unwrap_or((series, ""));
+            series_name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| series_labels.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, value)| value.parse::<f64>().unwrap())
+        .sum()
+}
+
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn metrics_move_with_accepted_and_refused_requests() {
+    let sts = tower_iam_auth::testing::LocalSts::start().await.unwrap();
+    let connect_to = sts.connect_to();
+    let server = start(
+        "whoami_server",
+        &[
+            ("IAM_AUTH_AUDIENCE", AUDIENCE),
+            ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
+            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        let response = http
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        response.text().await.unwrap()
+    };
+    let allowed = [("outcome", "allowed")];
+    let refused = [("outcome", "refused"), ("reason", "token.missing")];
+    let before = scrape().await;
+
+    let token = token_for(sts.assume_role(ACCOUNT, "deployer", "scraped")).await;
+    for _ in 0..2 {
+        let whoami = http
+            .get(format!("{}/whoami", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(whoami.status(), 200);
+    }
+    let anonymous = http
+        .get(format!("{}/whoami", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let after = scrape().await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        sample(&after, name, labels) - sample(&before, name, labels)
+    };
+    assert_eq!(moved("iam_auth_requests_total", &allowed), 2.0, "{after}");
+    assert_eq!(moved("iam_auth_requests_total", &refused), 1.0, "{after}");
+    assert_eq!(
+        moved("iam_auth_cache_lookups_total", &[("result", "hit")]),
+        1.0
+    );
+    assert_eq!(
+        moved("iam_auth_sts_requests_total", &[("result", "ok")]),
+        1.0
+    );
+    assert!(after.contains("iam_auth_layer_duration_seconds"), "{after}");
+    assert!(
+        !after.contains("deployer") && !after.contains(ACCOUNT),
+        "{after}"
+    );
+}

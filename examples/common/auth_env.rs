@@ -138,3 +138,51 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
     }
     config
 }
+
+/// Installs the process's Prometheus recorder and returns the `GET /metrics` route that renders
+/// it (text format). The library records through the `metrics` facade (feature `metrics`);
+/// the exporter is the application's choice, here `metrics-exporter-prometheus`.
+pub fn metrics_route<S: Clone + Send + Sync + 'static>() -> axum::routing::MethodRouter<S> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap_or_else(|e| exit_with(format!("metrics recorder: {e}")));
+    axum::routing::get(move || {
+        let handle = handle.clone();
+        async move {
+            handle.run_upkeep();
+            (
+                [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                handle.render(),
+            )
+        }
+    })
+}
+
+/// Logs to stderr at `IAM_AUTH_LOG` (`error`, `warn`, `info` (default), `debug`, `trace`).
+pub fn init_logging() {
+    let level = var("IAM_AUTH_LOG")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The tower-http layers to put around an application that takes credentials: request spans
+/// and logs (`TraceLayer`), with `Authorization` marked sensitive before anything logs it, so
+/// that `TraceLayer` (and `Debug` of the request) prints `Sensitive` instead of the token.
+/// `IamAuthLayer` marks it too, for the layers inside it; this covers the ones outside.
+pub fn with_http_tracing<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+) -> axum::Router<S> {
+    router
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Outermost: applied before TraceLayer sees the request.
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                http::header::AUTHORIZATION,
+            ]),
+        )
+}

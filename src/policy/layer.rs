@@ -16,7 +16,7 @@ use super::compiled::{Outcome, Policy};
 use super::request::{AuthMethod, AuthzRequest};
 use super::values::IpNet;
 use crate::clock::{Clock, SharedClock};
-use crate::error::{AuthError, ReasonCode};
+use crate::error::{AuthError, ReasonCode, RenderRefusal};
 use crate::principal::IamPrincipal;
 use crate::server::{ResponseBody, ResponseFuture};
 
@@ -259,15 +259,21 @@ impl Enforcement {
         {
             let decision = admission.evaluate(&authz)?;
             if !decision.is_allowed() {
+                crate::metrics::record::policy_decision(decision.outcome().as_str());
                 tracing::info!(target: "tower_iam_auth::policy", decision = decision.outcome().as_str(), principal = principal.map(|p| p.arn()), "principal not in the allowed accounts or principals");
                 return Err(AuthError::new(ReasonCode::PolicyDenied)
                     .with_detail("not an allowed account or principal"));
             }
         }
         let Some(authorizer) = &self.authorizer else {
+            if self.admission.is_some() && principal.is_some() {
+                // One decision per request: the allow list's, when it is the only judge.
+                crate::metrics::record::policy_decision("allow");
+            }
             return Ok(());
         };
         let decision = authorizer.authorize(&authz)?;
+        crate::metrics::record::policy_decision(decision.outcome().as_str());
         if decision.is_allowed() {
             return Ok(());
         }
@@ -299,6 +305,7 @@ impl Enforcement {
 #[derive(Clone)]
 pub struct PolicyLayer {
     enforcement: Arc<Enforcement>,
+    renderer: Option<Arc<dyn RenderRefusal>>,
 }
 
 impl std::fmt::Debug for PolicyLayer {
@@ -327,6 +334,7 @@ impl PolicyLayer {
                 clock: SharedClock::default(),
                 route: true,
             }),
+            renderer: None,
         }
     }
 
@@ -352,6 +360,15 @@ impl PolicyLayer {
     pub fn clock(self, clock: impl Clock) -> Self {
         self.edit(|e| e.clock = SharedClock::new(clock))
     }
+
+    /// Renders the body of this layer's refusals, as
+    /// [`IamAuthConfigBuilder::render_refusal`](crate::server::IamAuthConfigBuilder::render_refusal)
+    /// does for `IamAuthLayer`.
+    #[must_use]
+    pub fn render_refusal(mut self, renderer: impl RenderRefusal) -> Self {
+        self.renderer = Some(Arc::new(renderer));
+        self
+    }
 }
 
 impl<S> Layer<S> for PolicyLayer {
@@ -361,6 +378,7 @@ impl<S> Layer<S> for PolicyLayer {
         PolicyService {
             inner,
             enforcement: self.enforcement.clone(),
+            renderer: self.renderer.clone(),
         }
     }
 }
@@ -370,6 +388,7 @@ impl<S> Layer<S> for PolicyLayer {
 pub struct PolicyService<S> {
     inner: S,
     enforcement: Arc<Enforcement>,
+    renderer: Option<Arc<dyn RenderRefusal>>,
 }
 
 impl<S> std::fmt::Debug for PolicyService<S> {
@@ -400,10 +419,13 @@ where
         let decided = self
             .enforcement
             .enforce(&request, principal.as_ref(), method);
+        let refusal = decided
+            .err()
+            .map(|error| error.to_response_with(self.renderer.as_deref()));
         ResponseFuture::new(async move {
-            match decided {
-                Ok(()) => Ok(inner.call(request).await?.map(ResponseBody::inner)),
-                Err(error) => Ok(error.to_response().map(ResponseBody::rejection)),
+            match refusal {
+                None => Ok(inner.call(request).await?.map(ResponseBody::inner)),
+                Some(refusal) => Ok(refusal.map(ResponseBody::rejection)),
             }
         })
     }

@@ -10,7 +10,7 @@ use super::service::IamAuth;
 use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, ProofCache};
 use crate::clock::{Clock, SharedClock};
-use crate::error::AuthError;
+use crate::error::{AuthError, RenderRefusal};
 use crate::policy::layer::{Admission, AdmissionError, Enforcement};
 use crate::policy::{Authorize, PolicyHandle, SourceIp};
 use crate::principal::IamPrincipal;
@@ -92,6 +92,8 @@ pub struct IamAuthConfig {
     pub(crate) vault_audience_header: HeaderName,
     pub(crate) enforcement: Option<Enforcement>,
     pub(crate) allow_anonymous: bool,
+    pub(crate) renderer: Option<Arc<dyn RenderRefusal>>,
+    pub(crate) trace_principal: bool,
 }
 
 impl IamAuthConfig {
@@ -144,6 +146,8 @@ pub struct IamAuthConfigBuilder {
     accept_proofs: bool,
     vault_audience_header: String,
     admission: Admission,
+    renderer: Option<Arc<dyn RenderRefusal>>,
+    trace_principal: bool,
 }
 
 impl std::fmt::Debug for IamAuthConfigBuilder {
@@ -173,6 +177,8 @@ impl Default for IamAuthConfigBuilder {
             accept_proofs: true,
             vault_audience_header: VAULT_AUDIENCE_HEADER.to_owned(),
             admission: Admission::default(),
+            renderer: None,
+            trace_principal: false,
         }
     }
 }
@@ -379,6 +385,21 @@ impl IamAuthConfigBuilder {
         self
     }
 
+    /// Renders the body (and its content type) of every refusal this layer makes, policy
+    /// denials included; the status, `WWW-Authenticate` and `Retry-After` stay the layer's.
+    /// Default: a small JSON body `{"error", "reason", "message"}`.
+    pub fn render_refusal(mut self, renderer: impl RenderRefusal) -> Self {
+        self.renderer = Some(Arc::new(renderer));
+        self
+    }
+
+    /// Records the principal ARN in the `iam_auth.authenticate` span. Default: off, as the
+    /// ARN names a person for SSO and IAM users (personal data in your traces).
+    pub fn trace_principal(mut self, trace: bool) -> Self {
+        self.trace_principal = trace;
+        self
+    }
+
     /// The clock used for every time decision. Default: the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock::new(clock);
@@ -482,6 +503,8 @@ impl IamAuthConfigBuilder {
             vault_audience_header,
             enforcement,
             allow_anonymous: self.admission.allow_anonymous,
+            renderer: self.renderer,
+            trace_principal: self.trace_principal,
         })
     }
 }

@@ -5,12 +5,14 @@ use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, Response, header};
 use tower_service::Service;
+use tracing::Instrument;
 
 use super::future::{ResponseBody, ResponseFuture};
 use super::layer::{IamAuthConfig, Shared};
 use crate::arn;
 use crate::cache::{Lookup, ProofCache};
 use crate::error::{AuthError, ReasonCode};
+use crate::metrics::record;
 use crate::policy::AuthMethod;
 use crate::principal::IamPrincipal;
 use crate::proof::{ProofFormat, ValidatedProof};
@@ -61,40 +63,89 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         ResponseFuture::new(async move {
-            let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
-            let authenticated = match (values.next(), values.next()) {
-                // Two credentials: the inner service might read the other one.
-                (Some(_), Some(_)) => Err(AuthError::new(ReasonCode::TokenMalformed)
-                    .with_detail("more than one Authorization header")),
-                (None, _) if shared.config.allow_anonymous => Ok(None),
-                (first, _) => authenticate(&shared, first).await.map(Some),
-            };
-            let outcome = authenticated.and_then(|caller| {
-                if let Some(enforcement) = &shared.config.enforcement {
-                    let (principal, method) = match &caller {
-                        Some((principal, method)) => (Some(principal), Some(*method)),
-                        None => (None, None),
-                    };
-                    enforcement.enforce(&request, principal, method)?;
+            let started = record::ENABLED.then(std::time::Instant::now);
+            let span = tracing::info_span!(
+                "iam_auth.authenticate",
+                format = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+                reason = tracing::field::Empty,
+                principal = tracing::field::Empty,
+            );
+            let authenticated = authenticate_request(&shared, request.headers())
+                .instrument(span.clone())
+                .await;
+            let outcome = span.in_scope(|| enforce(&shared, &request, authenticated));
+            let (outcome_label, reason) = match &outcome {
+                Ok(_) => ("allowed", "none"),
+                Err(error) if error.status().is_server_error() => {
+                    ("unavailable", error.reason().as_str())
                 }
-                Ok(caller)
-            });
+                Err(error) => ("refused", error.reason().as_str()),
+            };
+            span.record("outcome", outcome_label);
+            span.record("reason", reason);
+            record::request(outcome_label, reason, started.map(|at| at.elapsed()));
             match outcome {
                 Ok(caller) => {
                     if let Some((principal, method)) = caller {
+                        if shared.config.trace_principal {
+                            span.record("principal", principal.arn());
+                        }
                         request.extensions_mut().insert(principal);
                         request.extensions_mut().insert(method);
                     }
+                    // Verified or not, the credential is not for the logs of the layers inside
+                    // (tower-http's TraceLayer, axum's debug output...).
+                    if let Some(value) = request.headers_mut().get_mut(header::AUTHORIZATION) {
+                        value.set_sensitive(true);
+                    }
+                    drop(span);
                     let response = inner.call(request).await?;
                     Ok(response.map(ResponseBody::inner))
                 }
                 Err(error) => {
+                    let _entered = span.enter();
                     log_refusal(&error);
-                    Ok(error.to_response().map(ResponseBody::rejection))
+                    let renderer = shared.config.renderer.as_deref();
+                    Ok(error
+                        .to_response_with(renderer)
+                        .map(ResponseBody::rejection))
                 }
             }
         })
     }
+}
+
+/// Authentication: the caller (`None`: anonymous), or the refusal.
+async fn authenticate_request(
+    shared: &Shared,
+    headers: &http::HeaderMap,
+) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    match (values.next(), values.next()) {
+        // Two credentials: the inner service might read the other one.
+        (Some(_), Some(_)) => Err(AuthError::new(ReasonCode::TokenMalformed)
+            .with_detail("more than one Authorization header")),
+        (None, _) if shared.config.allow_anonymous => Ok(None),
+        (first, _) => authenticate(shared, first).await.map(Some),
+    }
+}
+
+/// The allowed accounts and the policy, for an authenticated (or anonymous) caller.
+fn enforce<B>(
+    shared: &Shared,
+    request: &Request<B>,
+    authenticated: Result<Option<(IamPrincipal, AuthMethod)>, AuthError>,
+) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
+    let caller = authenticated?;
+    if let Some(enforcement) = &shared.config.enforcement {
+        let (principal, method) = match &caller {
+            Some((principal, method)) => (Some(principal), Some(*method)),
+            None => (None, None),
+        };
+        enforcement.enforce(request, principal, method)?;
+    }
+    Ok(caller)
 }
 
 fn log_refusal(error: &AuthError) {
@@ -122,9 +173,13 @@ pub(crate) async fn verify_bearer(
     token: &[u8],
 ) -> Result<(IamPrincipal, AuthMethod), AuthError> {
     let config = &shared.config;
-    let is_proof = ProofFormat::ALL
+    let format = ProofFormat::ALL
         .iter()
-        .any(|f| token.starts_with(f.prefix().as_bytes()));
+        .find(|f| token.starts_with(f.prefix().as_bytes()));
+    let is_proof = format.is_some();
+    // The span of `iam_auth.authenticate`, when this runs inside it.
+    let span = tracing::Span::current();
+    span.record("format", format.map_or("jwt", |f| f.as_str()));
     if let Some(verifier) = config.token_verifier.as_ref().filter(|_| !is_proof) {
         let principal = verifier.verify(b64token(token)?).await?;
         return Ok((check_kind(config, principal)?, AuthMethod::Jwt));

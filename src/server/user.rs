@@ -11,7 +11,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::future::{ResponseBody, ResponseFuture};
-use crate::error::{AuthError, ReasonCode};
+use crate::error::{AuthError, ReasonCode, RenderRefusal};
 use crate::principal::IamPrincipal;
 
 /// Finds the application's user for a verified principal.
@@ -123,12 +123,14 @@ struct Shared<R: ResolveUser> {
 /// ```
 pub struct UserLayer<R: ResolveUser> {
     shared: Arc<Shared<R>>,
+    renderer: Option<Arc<dyn RenderRefusal>>,
 }
 
 impl<R: ResolveUser> Clone for UserLayer<R> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
+            renderer: self.renderer.clone(),
         }
     }
 }
@@ -157,7 +159,17 @@ impl<R: ResolveUser> UserLayer<R> {
             .build();
         Self {
             shared: Arc::new(Shared { resolver, cache }),
+            renderer: None,
         }
+    }
+
+    /// Renders the body of this layer's refusals (`403 principal.unknown`, `503`), as
+    /// [`IamAuthConfigBuilder::render_refusal`](crate::server::IamAuthConfigBuilder::render_refusal)
+    /// does for `IamAuthLayer`.
+    #[must_use]
+    pub fn render_refusal(mut self, renderer: impl RenderRefusal) -> Self {
+        self.renderer = Some(Arc::new(renderer));
+        self
     }
 }
 
@@ -168,6 +180,7 @@ impl<R: ResolveUser, S> Layer<S> for UserLayer<R> {
         UserService {
             inner,
             shared: self.shared.clone(),
+            renderer: self.renderer.clone(),
         }
     }
 }
@@ -176,6 +189,7 @@ impl<R: ResolveUser, S> Layer<S> for UserLayer<R> {
 pub struct UserService<S, R: ResolveUser> {
     inner: S,
     shared: Arc<Shared<R>>,
+    renderer: Option<Arc<dyn RenderRefusal>>,
 }
 
 impl<S: Clone, R: ResolveUser> Clone for UserService<S, R> {
@@ -183,6 +197,7 @@ impl<S: Clone, R: ResolveUser> Clone for UserService<S, R> {
         Self {
             inner: self.inner.clone(),
             shared: self.shared.clone(),
+            renderer: self.renderer.clone(),
         }
     }
 }
@@ -212,13 +227,17 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
+        let renderer = self.renderer.clone();
         ResponseFuture::new(async move {
             if let Some(principal) = request.extensions().get::<IamPrincipal>().cloned() {
                 match resolve(&shared, &principal).await {
                     Ok(user) => {
                         request.extensions_mut().insert(AppUser(user));
                     }
-                    Err(error) => return Ok(error.to_response().map(ResponseBody::rejection)),
+                    Err(error) => {
+                        let refusal = error.to_response_with(renderer.as_deref());
+                        return Ok(refusal.map(ResponseBody::rejection));
+                    }
                 }
             }
             Ok(inner.call(request).await?.map(ResponseBody::inner))

@@ -11,10 +11,12 @@ use std::time::Duration;
 use http::{HeaderValue, StatusCode};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::response::{self, CallerIdentity};
 use crate::capped_body::CappedBodyError;
 use crate::error::{AuthError, ReasonCode};
+use crate::metrics::record;
 use crate::proof::{GET_CALLER_IDENTITY_BODY, Replay, ValidatedProof};
 
 /// Timeouts, limits and routing of STS calls.
@@ -95,7 +97,9 @@ impl StsClient {
             let _slot = self.slots.acquire().await.map_err(|_| {
                 AuthError::new(ReasonCode::StsUnavailable).with_detail("client closed")
             })?;
-            match self.attempt(proof, audience, deadline).await {
+            record::sts_in_flight(1.0);
+            let _in_flight = InFlight;
+            match self.traced_attempt(proof, audience, deadline, 1).await {
                 Ok(identity) => Ok(identity),
                 Err(Attempt::Final(e)) => Err(e),
                 Err(Attempt::Retryable(e)) if !self.config.retry => Err(e),
@@ -107,7 +111,7 @@ impl StsClient {
                     }
                     tracing::debug!(reason = %first.reason(), "retrying STS call once");
                     tokio::time::sleep(pause).await;
-                    match self.attempt(proof, audience, deadline).await {
+                    match self.traced_attempt(proof, audience, deadline, 2).await {
                         Ok(identity) => Ok(identity),
                         Err(Attempt::Final(e) | Attempt::Retryable(e)) => Err(e),
                     }
@@ -119,6 +123,41 @@ impl StsClient {
             Err(_) => Err(AuthError::new(ReasonCode::StsTimeout)
                 .with_detail(format!("no answer within {:?}", self.config.timeout))),
         }
+    }
+
+    /// One attempt in its `sts.GetCallerIdentity` span, counted and timed.
+    async fn traced_attempt(
+        &self,
+        proof: &ValidatedProof,
+        audience: &HeaderValue,
+        deadline: Instant,
+        attempt: u32,
+    ) -> Result<CallerIdentity, Attempt> {
+        let region = proof.endpoint().region();
+        let span = tracing::info_span!(
+            "sts.GetCallerIdentity",
+            region,
+            attempt,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            result = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let result = self
+            .attempt(proof, audience, deadline)
+            .instrument(span.clone())
+            .await;
+        let label = match &result {
+            Ok(_) => "ok",
+            Err(Attempt::Final(e) | Attempt::Retryable(e)) => match e.reason() {
+                ReasonCode::StsRejected => "rejected",
+                ReasonCode::StsThrottled => "throttled",
+                _ => "error",
+            },
+        };
+        span.record("result", label);
+        record::sts_attempt(label, region, started.elapsed());
+        result
     }
 
     async fn attempt(
@@ -166,6 +205,16 @@ impl StsClient {
             .map_err(transport_error)?;
 
         let status = response.status();
+        let span = tracing::Span::current();
+        span.record("status", status.as_u16());
+        if let Some(id) = response
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+        {
+            // STS's own id for this call: what AWS support asks for.
+            span.record("request_id", id);
+        }
         if status.is_redirection() {
             return Err(Attempt::Final(
                 AuthError::new(ReasonCode::StsRedirect)
@@ -181,6 +230,15 @@ impl StsClient {
             });
         }
         Err(classify_failure(status, &body))
+    }
+}
+
+/// Counts an STS verification as in flight until dropped (finished, failed or cancelled).
+struct InFlight;
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        record::sts_in_flight(-1.0);
     }
 }
 

@@ -112,20 +112,22 @@ impl StsError {
             Blame::Sender => "Sender",
             Blame::Receiver => "Receiver",
         };
+        let id = request_id();
         let body = format!(
             "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{blame}</Type>\n    \
              <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  \
              <RequestId>{}</RequestId>\n</ErrorResponse>\n",
             self.code,
             escape(&self.message),
-            request_id()
+            id
         );
-        xml(self.status, body)
+        xml(self.status, body, &id)
     }
 }
 
 /// The `200` answer to a verified `GetCallerIdentity`.
 pub(crate) fn caller_identity(identity: &CallerIdentity) -> Response {
+    let id = request_id();
     let body = format!(
         "<GetCallerIdentityResponse xmlns=\"{NAMESPACE}\">\n  <GetCallerIdentityResult>\n    \
          <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  \
@@ -134,9 +136,9 @@ pub(crate) fn caller_identity(identity: &CallerIdentity) -> Response {
         escape(&identity.arn),
         escape(&identity.user_id),
         escape(&identity.account),
-        request_id()
+        id
     );
-    xml(StatusCode::OK, body)
+    xml(StatusCode::OK, body, &id)
 }
 
 /// A response with exactly this status, content type and body.
@@ -149,8 +151,13 @@ pub(crate) fn raw(status: StatusCode, content_type: &str, body: impl Into<Body>)
     response
 }
 
-fn xml(status: StatusCode, body: String) -> Response {
-    raw(status, "text/xml", body)
+/// An XML answer carrying its request id in `x-amzn-RequestId` too, as STS sends it.
+fn xml(status: StatusCode, body: String, request_id: &str) -> Response {
+    let mut response = raw(status, "text/xml", body);
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
 }
 
 /// A random request id shaped like STS's (a v4 UUID).

@@ -364,6 +364,7 @@ impl KeySet {
         let signature = key.sign(token.as_bytes()).await?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        crate::metrics::record::token_issued(key.algorithm().as_str());
         Ok((token, key.kid().to_owned()))
     }
 }

@@ -154,6 +154,7 @@ impl RemoteJwks {
         }
         if current.is_fresh() {
             if within(gate.last_kid_refresh, self.cooldown) {
+                crate::metrics::record::jwks_refresh("rate_limited");
                 return Err(unknown_kid(kid, "(refresh rate-limited)"));
             }
             gate.last_kid_refresh = Some(Instant::now());
@@ -195,11 +196,13 @@ impl RemoteJwks {
                     generation: slot.generation + 1,
                 });
                 *slot = next.clone();
+                crate::metrics::record::jwks_refresh("ok");
                 tracing::debug!(url = %self.url, keys = next.keys.len(), ttl_secs = ttl.as_secs(), "JWKS fetched");
                 Ok(next)
             }
             Err(detail) => {
                 gate.last_failure = Some(Instant::now());
+                crate::metrics::record::jwks_refresh("error");
                 tracing::warn!(url = %self.url, detail = %detail, "JWKS fetch failed");
                 Err(AuthError::new(ReasonCode::JwksUnavailable).with_detail(detail))
             }
