@@ -170,6 +170,11 @@ impl ProofCache {
             self.rejected.invalidate(token).await;
         }
         record::cache_lookup("miss");
+        // Misses are off the hot path: refresh the gauge here too, so that entries that expired
+        // since the last insert are not counted for long.
+        if record::ENABLED {
+            record::cache_entries(self.verified.entry_count());
+        }
         Lookup::Miss
     }
 
