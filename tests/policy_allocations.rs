@@ -99,3 +99,48 @@ fn evaluating_a_20_statement_policy_allocates_nothing() {
         "6000 evaluations allocated {allocations} times"
     );
 }
+
+#[test]
+fn remembered_decisions_evicting_each_other_allocate_nothing() {
+    // More distinct requests than the per-thread table of remembered decisions has slots, so
+    // that entries are certainly replaced: replacing one must reuse its storage.
+    let policy = Policy::from_json(&policy20::policy20_json()).unwrap();
+    let handle = PolicyHandle::new(policy);
+    let principal = tower_iam_auth::testing::principal(
+        "arn:aws:sts::123456789012:assumed-role/bench-role/bench",
+        "AROAEXAMPLEID1234567:bench",
+    )
+    .unwrap();
+    let headers = HeaderMap::new();
+    let uris: Vec<Uri> = (0..600)
+        .map(|i| {
+            format!("/service{}/items/{i:0>40}", i % 19)
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let method = Method::GET;
+    let requests: Vec<AuthzRequest<'_>> = uris
+        .iter()
+        .map(|uri| AuthzRequest::new(&method, uri, &headers).principal(Some(&principal)))
+        .collect();
+    // Two rounds of warm-up: every slot holds a path buffer as long as any that maps to it.
+    for _ in 0..2 {
+        for request in &requests {
+            handle.authorize(request).unwrap();
+        }
+    }
+    let before = allocations();
+    let mut allowed = 0;
+    for _ in 0..5 {
+        for request in &requests {
+            allowed += usize::from(handle.authorize(request).unwrap().is_allowed());
+        }
+    }
+    let allocations = allocations() - before;
+    assert_eq!(allowed, 0, "bench-role may not call the services");
+    assert_eq!(
+        allocations, 0,
+        "3000 decisions allocated {allocations} times"
+    );
+}

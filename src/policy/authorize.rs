@@ -192,7 +192,9 @@ mod memo {
         set: Arc<PolicySet>,
         principal: Option<IamPrincipal>,
         method: http::Method,
-        path: Box<str>,
+        /// Reused when the slot is taken over, so that two requests sharing a slot do not
+        /// allocate each time they evict each other.
+        path: String,
         decision: Decision,
     }
 
@@ -242,11 +244,14 @@ mod memo {
             if table.is_empty() {
                 table.resize_with(SLOTS, || None);
             }
+            let mut path = table[i].take().map(|slot| slot.path).unwrap_or_default();
+            path.clear();
+            path.push_str(request.path);
             table[i] = Some(Slot {
                 set: set.clone(),
                 principal: request.principal.cloned(),
                 method: request.method.clone(),
-                path: request.path.into(),
+                path,
                 decision,
             });
         });
