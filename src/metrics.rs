@@ -17,6 +17,7 @@
 //! | `iam_auth_cache_lookups_total` | counter | `result` = `hit` \| `miss` \| `negative_hit` | verified-proof cache lookups |
 //! | `iam_auth_cache_entries` | gauge | | verified proofs cached (approximate) |
 //! | `iam_auth_cache_coalesced_total` | counter | | misses that waited on another request's STS call |
+//! | `iam_auth_shared_cache_total` | counter | `result` = `hit` \| `miss` \| `refused` \| `error` | shared-store (Redis) lookups and failures; `refused`: an entry whose seal or expiry did not check |
 //! | `iam_auth_jwks_refresh_total` | counter | `result` = `ok` \| `error` \| `rate_limited` | remote JWKS fetches |
 //! | `iam_auth_tokens_issued_total` | counter | `alg` = `RS256` \| `ES256` \| `EdDSA` | JWTs issued by the token exchange |
 //! | `iam_auth_policy_decisions_total` | counter | `decision` = `allow` \| `explicit_deny` \| `implicit_deny` | policy and allow-list decisions |
@@ -37,6 +38,8 @@ pub const CACHE_LOOKUPS_TOTAL: &str = "iam_auth_cache_lookups_total";
 pub const CACHE_ENTRIES: &str = "iam_auth_cache_entries";
 /// `iam_auth_cache_coalesced_total`
 pub const CACHE_COALESCED_TOTAL: &str = "iam_auth_cache_coalesced_total";
+/// `iam_auth_shared_cache_total`
+pub const SHARED_CACHE_TOTAL: &str = "iam_auth_shared_cache_total";
 /// `iam_auth_jwks_refresh_total`
 pub const JWKS_REFRESH_TOTAL: &str = "iam_auth_jwks_refresh_total";
 /// `iam_auth_tokens_issued_total`
@@ -117,6 +120,19 @@ pub(crate) mod record {
     pub(crate) fn cache_entries(entries: u64) {
         #[cfg(feature = "metrics")]
         ::metrics::gauge!(CACHE_ENTRIES).set(entries as f64);
+    }
+
+    /// One shared-store event: `hit`, `miss`, `refused` or (anything else) `error`.
+    #[cfg(feature = "server")]
+    pub(crate) fn shared_cache(result: &'static str) {
+        #[cfg(feature = "metrics")]
+        match result {
+            "hit" => ::metrics::counter!("iam_auth_shared_cache_total", "result" => "hit"),
+            "miss" => ::metrics::counter!("iam_auth_shared_cache_total", "result" => "miss"),
+            "refused" => ::metrics::counter!("iam_auth_shared_cache_total", "result" => "refused"),
+            _ => ::metrics::counter!("iam_auth_shared_cache_total", "result" => "error"),
+        }
+        .increment(1);
     }
 
     /// A miss that waited on another request's STS call.

@@ -8,7 +8,7 @@ use tower_layer::Layer;
 
 use super::service::IamAuth;
 use super::token_verifier::TokenVerifier;
-use crate::cache::{CacheConfig, ProofCache};
+use crate::cache::{CacheConfig, CacheSecret, Namespace, ProofCache, SharedCache, SharedStore};
 use crate::clock::{Clock, SharedClock};
 use crate::error::{AuthError, RenderRefusal};
 use crate::policy::layer::{Admission, AdmissionError, Enforcement};
@@ -94,6 +94,8 @@ pub struct IamAuthConfig {
     pub(crate) allow_anonymous: bool,
     pub(crate) renderer: Option<Arc<dyn RenderRefusal>>,
     pub(crate) trace_principal: bool,
+    pub(crate) shared_cache: Option<(Arc<dyn SharedStore>, CacheSecret)>,
+    pub(crate) shared_cache_timeout: Duration,
 }
 
 impl IamAuthConfig {
@@ -148,6 +150,8 @@ pub struct IamAuthConfigBuilder {
     admission: Admission,
     renderer: Option<Arc<dyn RenderRefusal>>,
     trace_principal: bool,
+    shared_cache: Option<(Arc<dyn SharedStore>, CacheSecret)>,
+    shared_cache_timeout: Duration,
 }
 
 impl std::fmt::Debug for IamAuthConfigBuilder {
@@ -179,6 +183,8 @@ impl Default for IamAuthConfigBuilder {
             admission: Admission::default(),
             renderer: None,
             trace_principal: false,
+            shared_cache: None,
+            shared_cache_timeout: Duration::from_millis(50),
         }
     }
 }
@@ -247,6 +253,24 @@ impl IamAuthConfigBuilder {
     /// How long a definite STS rejection is remembered; zero disables. Default 30 seconds.
     pub fn negative_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache.negative_ttl = ttl;
+        self
+    }
+
+    /// Shares verified proofs with the other replicas through `store` (Redis:
+    /// [`RedisStore`](crate::cache::RedisStore), feature `redis`), behind the in-process cache.
+    /// `secret`, the same on every replica, keys the store keys (hashes of the tokens, never the
+    /// tokens) and seals the entries: anyone who can write to the store but lacks it cannot
+    /// forge, copy or extend an entry. A store that is slow or down is a miss (STS answers),
+    /// never a refusal. Replicas share entries when they have the same secret and audience.
+    pub fn shared_cache(mut self, store: impl SharedStore, secret: CacheSecret) -> Self {
+        self.shared_cache = Some((Arc::new(store), secret));
+        self
+    }
+
+    /// The longest one shared-store call may take before it counts as a miss. Default 50 ms;
+    /// at most 1 second.
+    pub fn shared_cache_timeout(mut self, timeout: Duration) -> Self {
+        self.shared_cache_timeout = timeout;
         self
     }
 
@@ -451,6 +475,15 @@ impl IamAuthConfigBuilder {
                 return Err(ConfigError::Zero(name));
             }
         }
+        if self.shared_cache_timeout.is_zero() {
+            return Err(ConfigError::Zero("shared_cache_timeout"));
+        }
+        if self.shared_cache_timeout > Duration::from_secs(1) {
+            return Err(ConfigError::TooLong(
+                "shared_cache_timeout",
+                Duration::from_secs(1),
+            ));
+        }
         if self.sts.timeout > Duration::from_secs(60) {
             return Err(ConfigError::TooLong("sts_timeout", Duration::from_secs(60)));
         }
@@ -505,6 +538,8 @@ impl IamAuthConfigBuilder {
             allow_anonymous: self.admission.allow_anonymous,
             renderer: self.renderer,
             trace_principal: self.trace_principal,
+            shared_cache: self.shared_cache,
+            shared_cache_timeout: self.shared_cache_timeout,
         })
     }
 }
@@ -540,8 +575,17 @@ impl IamAuthLayer {
     pub fn try_new(config: IamAuthConfig) -> Result<Self, ConfigError> {
         let sts = StsClient::new(config.sts.clone())
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
-        let cache = ProofCache::new(config.cache.clone(), config.clock.clone());
-        let vault_cache = ProofCache::new(config.cache.clone(), config.clock.clone());
+        let shared = |namespace| {
+            config.shared_cache.as_ref().map(|(store, secret)| {
+                let audience = config.audience();
+                let timeout = config.shared_cache_timeout;
+                SharedCache::new(store.clone(), secret.clone(), namespace, audience, timeout)
+            })
+        };
+        let cache = ProofCache::new(config.cache.clone(), config.clock.clone())
+            .with_shared(shared(Namespace::Bearer));
+        let vault_cache = ProofCache::new(config.cache.clone(), config.clock.clone())
+            .with_shared(shared(Namespace::VaultLogin));
         Ok(Self {
             shared: Arc::new(Shared {
                 config,

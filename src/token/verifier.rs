@@ -3,7 +3,8 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +15,7 @@ use super::algorithm::JwtAlgorithm;
 use super::claims::{self, ReceivedClaims};
 use super::jwk::{JwkSet, VerifyingKey};
 use super::remote_jwks::{KeyMap, RemoteJwks, key_map};
+use crate::cache::{Entry, LocalStore};
 use crate::clock::{Clock, SharedClock};
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
@@ -143,6 +145,8 @@ pub struct JwtVerifierBuilder {
     allow_root: bool,
     allow_federated_users: bool,
     clock: SharedClock,
+    cache_max_entries: u64,
+    cache_max_ttl: Duration,
 }
 
 impl JwtVerifierBuilder {
@@ -220,6 +224,19 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// The most verified tokens remembered, so that a token seen again is not verified again
+    /// (see [`JwtVerifier`]); 0 turns the cache off. Default 10 000.
+    pub fn cache_max_entries(mut self, entries: u64) -> Self {
+        self.cache_max_entries = entries;
+        self
+    }
+
+    /// The longest a verified token is remembered, whatever its `exp`. Default 15 minutes.
+    pub fn cache_max_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_max_ttl = ttl;
+        self
+    }
+
     /// The clock for `exp`, `nbf` and `iat`. Default: the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock::new(clock);
@@ -246,6 +263,7 @@ impl JwtVerifierBuilder {
             ("jwks_cache_ttl", self.default_cache_ttl),
             ("jwks_timeout", self.http_timeout),
             ("max_token_lifetime", self.max_token_lifetime),
+            ("cache_max_ttl", self.cache_max_ttl),
         ] {
             if value.is_zero() {
                 return Err(VerifierConfigError::Zero(name));
@@ -314,6 +332,10 @@ impl JwtVerifierBuilder {
                 allow_root: self.allow_root,
                 allow_federated_users: self.allow_federated_users,
                 clock: self.clock,
+                cache: (self.cache_max_entries > 0)
+                    .then(|| LocalStore::new(self.cache_max_entries)),
+                cache_max_ttl: self.cache_max_ttl,
+                signature_checks: AtomicU64::new(0),
             }),
         })
     }
@@ -358,6 +380,21 @@ struct Inner {
     allow_root: bool,
     allow_federated_users: bool,
     clock: SharedClock,
+    /// Verified tokens by their whole bytes.
+    cache: Option<LocalStore<Verified>>,
+    cache_max_ttl: Duration,
+    signature_checks: AtomicU64,
+}
+
+/// A verified token as remembered: the caller, the key that verified it and when it is valid.
+#[derive(Clone)]
+struct Verified {
+    principal: IamPrincipal,
+    issuer: usize,
+    kid: Arc<str>,
+    key: Arc<VerifyingKey>,
+    /// The first second (NumericDate) at which the time checks pass: `nbf`/`iat` minus leeway.
+    valid_from: i64,
 }
 
 /// Verifies JWTs offline for [`IamAuthLayer`](crate::server::IamAuthLayer) (plug it in with
@@ -376,6 +413,14 @@ struct Inner {
 /// [`verify`](Self::verify) used on its own applies the same rule as the layer.
 /// Header parameters that point at keys (`jku`, `x5u`, `jwk`) are ignored: keys come only from
 /// the configuration.
+///
+/// A token verified once is remembered, keyed by **all of its bytes** (a token differing in one
+/// byte is verified afresh), until its `exp` plus leeway (at most
+/// [`cache_max_ttl`](JwtVerifierBuilder::cache_max_ttl)). A remembered token is served only while
+/// the key that verified it is still the issuer's key for its `kid`: a JWKS refresh that drops or
+/// changes that key ends it. Audiences and issuers are this verifier's own configuration, and the
+/// time checks are made again on every hit with the same bounds, so a hit decides exactly as a
+/// fresh verification would.
 ///
 /// Cloning is cheap; clones share remote key caches.
 #[derive(Clone)]
@@ -431,11 +476,56 @@ impl JwtVerifier {
             allow_root: false,
             allow_federated_users: false,
             clock: SharedClock::default(),
+            cache_max_entries: 10_000,
+            cache_max_ttl: Duration::from_secs(15 * 60),
         }
+    }
+
+    /// The number of signatures this verifier (and its clones) checked: a token served from the
+    /// cache is not counted.
+    pub fn signature_checks(&self) -> u64 {
+        self.inner.signature_checks.load(Ordering::Relaxed)
     }
 
     /// Verifies `token` (a compact JWS) and returns the caller it names.
     pub async fn verify(&self, token: &str) -> Result<IamPrincipal, AuthError> {
+        let inner = &*self.inner;
+        let Some(cache) = &inner.cache else {
+            return self.verify_signed(token).await.map(|(v, _)| v.principal);
+        };
+        let now = inner.clock.now();
+        if let Some(hit) = cache.get(token.as_bytes(), now).await {
+            let now_secs = i64::try_from(crate::clock::unix_secs(now)).unwrap_or(i64::MAX);
+            if now_secs >= hit.valid_from && self.key_unchanged(&hit).await {
+                return Ok(hit.principal);
+            }
+            // Verified afresh, for the exact refusal (or a new entry).
+            cache.remove(token.as_bytes()).await;
+        }
+        let (verified, valid_until) = self.verify_signed(token).await?;
+        let principal = verified.principal.clone();
+        let until = UNIX_EPOCH + Duration::from_secs(u64::try_from(valid_until).unwrap_or(0));
+        let entry = Entry::new(verified, now, until, inner.cache_max_ttl);
+        cache.insert(token.as_bytes(), entry).await;
+        Ok(principal)
+    }
+
+    /// Whether the key that verified `hit` is still its issuer's key for its `kid`.
+    async fn key_unchanged(&self, hit: &Verified) -> bool {
+        match self.inner.issuers[hit.issuer].key(&hit.kid).await {
+            Ok(current) => {
+                Arc::ptr_eq(&current, &hit.key)
+                    || (current.thumbprint == hit.key.thumbprint
+                        && current.algorithm == hit.key.algorithm)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The full verification of a token: the caller, and the first second (NumericDate) at
+    /// which the token is no longer valid (`exp + leeway`, as [`check_claims`](Self::check_claims)
+    /// decides).
+    async fn verify_signed(&self, token: &str) -> Result<(Verified, i64), AuthError> {
         let inner = &*self.inner;
         let (message, signature) = token
             .rsplit_once('.')
@@ -473,10 +563,11 @@ impl JwtVerifier {
             .iss
             .as_deref()
             .ok_or_else(|| AuthError::new(ReasonCode::JwtIssuer).with_detail("no iss"))?;
-        let issuer = inner
+        let (issuer_index, issuer) = inner
             .issuers
             .iter()
-            .find(|i| i.issuer == iss)
+            .enumerate()
+            .find(|(_, i)| i.issuer == iss)
             .ok_or_else(|| {
                 AuthError::new(ReasonCode::JwtIssuer).with_detail("iss is not a trusted issuer")
             })?;
@@ -504,6 +595,7 @@ impl JwtVerifier {
             &key.key,
         )
         .map_err(|_| malformed())?;
+        inner.signature_checks.fetch_add(1, Ordering::Relaxed);
         let valid = verifier
             .verify(message.as_bytes(), &signature_bytes)
             .is_ok();
@@ -522,8 +614,20 @@ impl JwtVerifier {
             Layout::AwsOutbound => claims::identity_from_aws_token(sub, claims.aws.as_ref()),
         }
         .map_err(claims_error)?;
-        IamPrincipal::from_identity(identity)
-            .check_kind(inner.allow_root, inner.allow_federated_users)
+        let principal = IamPrincipal::from_identity(identity)
+            .check_kind(inner.allow_root, inner.allow_federated_users)?;
+        let leeway = inner.leeway_secs;
+        let start = claims.nbf.max(claims.iat).unwrap_or(i64::MIN);
+        let verified = Verified {
+            principal,
+            issuer: issuer_index,
+            kid: kid.into(),
+            key,
+            valid_from: start.saturating_sub(leeway),
+        };
+        // `check_claims` checked that `exp` is there.
+        let exp = claims.exp.unwrap_or(i64::MIN);
+        Ok((verified, exp.saturating_add(leeway)))
     }
 
     fn check_claims(&self, claims: &ReceivedClaims) -> Result<(), AuthError> {

@@ -13,19 +13,33 @@
 //! - Memory is bounded by [`CacheConfig::max_entries`] and the token size cap.
 //! - Only definite rejections by STS are remembered, briefly ([`CacheConfig::negative_ttl`]);
 //!   throttling and outages are never cached as failures of the caller.
+//! - With several replicas, a [`SharedStore`] (Redis: [`RedisStore`], feature `redis`) sits
+//!   behind the in-process store: a local miss asks it (after local validation, inside the
+//!   single flight), a proof verified by STS is shared with it. Its keys are keyed hashes of the
+//!   token and its values are sealed (see `shared.rs`); an outage there is a miss, never a
+//!   refusal. Configure it with
+//!   [`IamAuthConfigBuilder::shared_cache`](crate::server::IamAuthConfigBuilder::shared_cache).
+
+mod local;
+#[cfg(feature = "redis")]
+mod redis;
+mod shared;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-
-use moka::Expiry;
-use moka::future::Cache;
+use std::time::{Duration, SystemTime};
 
 use crate::clock::SharedClock;
 use crate::error::{AuthError, ReasonCode};
 use crate::metrics::record;
 use crate::principal::IamPrincipal;
 
-type Hasher = foldhash::fast::RandomState;
+pub(crate) use local::{Entry, LocalStore};
+#[cfg(feature = "redis")]
+pub use redis::{RETRY_AFTER, RedisStore};
+pub use shared::{
+    CacheSecret, MIN_SECRET_BYTES, SecretTooShort, SharedStore, StoreError, StoreFuture,
+};
+pub(crate) use shared::{Namespace, SharedCache};
 
 /// Cache sizing and lifetimes.
 #[derive(Clone, Debug)]
@@ -49,53 +63,6 @@ impl Default for CacheConfig {
     }
 }
 
-/// A cached value and when it stops counting: `expires_at` by the injected clock, checked on
-/// every read, and `ttl`, the same span for moka's own eviction.
-#[derive(Clone)]
-struct Entry<T> {
-    value: T,
-    expires_at: SystemTime,
-    ttl: Duration,
-}
-
-impl<T> Entry<T> {
-    /// An entry living until `window_closes_at`, but at most `cap` from `now`.
-    fn new(value: T, now: SystemTime, window_closes_at: SystemTime, cap: Duration) -> Self {
-        let expires_at = window_closes_at.min(now.checked_add(cap).unwrap_or(window_closes_at));
-        let ttl = expires_at.duration_since(now).unwrap_or_default();
-        Self {
-            value,
-            expires_at,
-            ttl,
-        }
-    }
-
-    fn live_at(&self, now: SystemTime) -> bool {
-        self.expires_at > now
-    }
-}
-
-/// Tells moka to drop entries when they expire, measured from the injected clock's `now` at
-/// insertion so that a test clock set in the past or the future does not skew eviction.
-struct UntilWindowCloses;
-
-impl<T> Expiry<Box<[u8]>, Entry<T>> for UntilWindowCloses {
-    fn expire_after_create(
-        &self,
-        _key: &Box<[u8]>,
-        value: &Entry<T>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        Some(value.ttl)
-    }
-}
-
-fn weight(key: &[u8]) -> u32 {
-    u32::try_from(key.len().div_ceil(2048))
-        .unwrap_or(u32::MAX)
-        .max(1)
-}
-
 /// What a lookup found.
 #[derive(Debug)]
 pub enum Lookup {
@@ -107,11 +74,13 @@ pub enum Lookup {
     Miss,
 }
 
-/// Verified tokens, keyed by the whole token.
+/// Verified tokens, keyed by the whole token: the in-process store, and behind it (when
+/// configured) a [`SharedStore`] that replicas share.
 #[derive(Clone)]
 pub struct ProofCache {
-    verified: Cache<Box<[u8]>, Entry<IamPrincipal>, Hasher>,
-    rejected: Cache<Box<[u8]>, Entry<AuthError>, Hasher>,
+    verified: Arc<LocalStore<IamPrincipal>>,
+    rejected: Arc<LocalStore<AuthError>>,
+    shared: Option<SharedCache>,
     config: Arc<CacheConfig>,
     clock: SharedClock,
 }
@@ -119,69 +88,60 @@ pub struct ProofCache {
 impl std::fmt::Debug for ProofCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProofCache")
-            .field("entries", &self.verified.entry_count())
+            .field("entries", &self.verified.len())
             .field("config", &self.config)
+            .field("shared", &self.shared)
             .finish()
     }
 }
 
 impl ProofCache {
     /// An empty cache reading time from `clock`.
-    // moka's weigher receives the key as stored, `&Box<[u8]>`.
-    #[allow(clippy::borrowed_box)]
     pub fn new(config: CacheConfig, clock: SharedClock) -> Self {
-        // An entry weighs one unit per started 2 KiB of key, so that large keys (Vault login
-        // bodies) cannot multiply the memory bound.
-        let verified = Cache::builder()
-            .max_capacity(config.max_entries)
-            .weigher(|key: &Box<[u8]>, _| weight(key))
-            .expire_after(UntilWindowCloses)
-            .build_with_hasher(Hasher::default());
-        let rejected = Cache::builder()
-            .max_capacity((config.max_entries / 4).max(16))
-            .weigher(|key: &Box<[u8]>, _| weight(key))
-            .expire_after(UntilWindowCloses)
-            .build_with_hasher(Hasher::default());
         Self {
-            verified,
-            rejected,
+            verified: Arc::new(LocalStore::new(config.max_entries)),
+            rejected: Arc::new(LocalStore::new((config.max_entries / 4).max(16))),
+            shared: None,
             config: Arc::new(config),
             clock,
         }
     }
 
-    /// Looks a token up. Stale entries (by the injected clock) are dropped and reported as a miss.
+    /// The same cache, consulting `shared` on in-process misses.
+    pub(crate) fn with_shared(mut self, shared: Option<SharedCache>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// Looks a token up in the in-process store. Stale entries (by the injected clock) are
+    /// dropped and reported as a miss. The shared store is consulted by
+    /// [`get_or_verify`](Self::get_or_verify), after local validation.
     pub async fn lookup(&self, token: &[u8]) -> Lookup {
         let now = self.clock.now();
-        if let Some(hit) = self.verified.get(token).await {
-            if hit.live_at(now) {
-                record::cache_lookup("hit");
-                return Lookup::Verified(hit.value);
-            }
-            self.verified.invalidate(token).await;
+        if let Some(principal) = self.verified.get(token, now).await {
+            record::cache_lookup("hit");
+            return Lookup::Verified(principal);
         }
         if !self.config.negative_ttl.is_zero()
-            && let Some(rejected) = self.rejected.get(token).await
+            && let Some(rejected) = self.rejected.get(token, now).await
         {
-            if rejected.live_at(now) {
-                record::cache_lookup("negative_hit");
-                return Lookup::Rejected(rejected.value);
-            }
-            self.rejected.invalidate(token).await;
+            record::cache_lookup("negative_hit");
+            return Lookup::Rejected(rejected);
         }
         record::cache_lookup("miss");
         // Misses are off the hot path: refresh the gauge here too, so that entries that expired
         // since the last insert are not counted for long.
         if record::ENABLED {
-            record::cache_entries(self.verified.entry_count());
+            record::cache_entries(self.verified.len());
         }
         Lookup::Miss
     }
 
-    /// Returns the cached principal for `token`, or runs `verify` to get one. Concurrent callers
-    /// for the same token share one `verify`. A success is kept until `window_closes_at` (capped
-    /// by `max_ttl`); an [`ReasonCode::StsRejected`] failure is remembered for `negative_ttl`;
-    /// other failures are not kept.
+    /// Returns the cached principal for `token`, or gets one: from the shared store if another
+    /// replica verified this token, else by running `verify` (and then sharing the result).
+    /// Concurrent callers for the same token share one run. A success is kept until
+    /// `window_closes_at` (capped by `max_ttl`); an [`ReasonCode::StsRejected`] failure is
+    /// remembered for `negative_ttl`; other failures are not kept.
     pub async fn get_or_verify<F>(
         &self,
         token: &[u8],
@@ -193,16 +153,27 @@ impl ProofCache {
     {
         let now = self.clock.now();
         let max_ttl = self.config.max_ttl;
-        // Whether this request ran `verify`, or waited on another request's run.
+        let shared = self.shared.as_ref();
+        // Whether this request ran the lookup, or waited on another request's run.
         let mut ran = false;
         let ran_flag = &mut ran;
         let result = self
             .verified
+            .entries
             .try_get_with(Box::from(token), async move {
                 *ran_flag = true;
-                verify
-                    .await
-                    .map(|principal| Entry::new(principal, now, window_closes_at, max_ttl))
+                if let Some(shared) = shared
+                    && let Some((principal, expires_at)) = shared.get(token, now).await
+                {
+                    let until = expires_at.min(window_closes_at);
+                    return Ok(Entry::new(principal, now, until, max_ttl));
+                }
+                let principal = verify.await?;
+                let entry = Entry::new(principal, now, window_closes_at, max_ttl);
+                if let Some(shared) = shared {
+                    shared.put(token, &entry.value, entry.expires_at, now).await;
+                }
+                Ok(entry)
             })
             .await;
         if !ran {
@@ -212,8 +183,8 @@ impl ProofCache {
             Ok(verified) => {
                 if record::ENABLED && ran {
                     // moka counts lazily; on this (STS) path an exact count is cheap enough.
-                    self.verified.run_pending_tasks().await;
-                    record::cache_entries(self.verified.entry_count());
+                    self.verified.entries.run_pending_tasks().await;
+                    record::cache_entries(self.verified.len());
                 }
                 Ok(verified.value)
             }
@@ -222,7 +193,7 @@ impl ProofCache {
                 let negative_ttl = self.config.negative_ttl;
                 if error.reason() == ReasonCode::StsRejected && !negative_ttl.is_zero() {
                     let entry = Entry::new(error.clone(), now, window_closes_at, negative_ttl);
-                    self.rejected.insert(token.into(), entry).await;
+                    self.rejected.insert(token, entry).await;
                 }
                 Err(error)
             }
@@ -231,7 +202,7 @@ impl ProofCache {
 
     /// The number of verified tokens held (approximate, as moka counts lazily).
     pub fn len(&self) -> u64 {
-        self.verified.entry_count()
+        self.verified.len()
     }
 
     /// Whether no verified token is held (approximate).

@@ -1,0 +1,201 @@
+//! The verified-JWT cache: a token seen again is not verified again, but a hit decides exactly
+//! as a fresh verification: every byte of the token, the clock, and the key that verified it.
+#![cfg(feature = "jwt")]
+
+mod jwt_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::routing::get;
+use jwt_support::*;
+use serde_json::json;
+use tower::ServiceExt;
+use tower_iam_auth::error::ReasonCode;
+use tower_iam_auth::principal::IamPrincipal;
+use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
+use tower_iam_auth::token::{JwkSet, JwtVerifier, JwtVerifierBuilder, TrustedIssuer};
+
+fn static_verifier(key: &TestKey, kid: &str) -> JwtVerifierBuilder {
+    JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).keys(JwkSet::new(vec![key.jwk(kid)])))
+        .audience(JWT_AUDIENCE)
+}
+
+/// A clock the test moves, in whole seconds from the real time.
+fn moved_clock() -> (
+    Arc<AtomicI64>,
+    impl Fn() -> SystemTime + Send + Sync + 'static,
+) {
+    let offset = Arc::new(AtomicI64::new(0));
+    let seconds = offset.clone();
+    let clock = move || {
+        let by = seconds.load(Ordering::SeqCst);
+        if by >= 0 {
+            SystemTime::now() + Duration::from_secs(by as u64)
+        } else {
+            SystemTime::now() - Duration::from_secs(by.unsigned_abs())
+        }
+    };
+    (offset, clock)
+}
+
+#[tokio::test]
+async fn a_repeated_token_is_verified_once() {
+    let key = TestKey::rsa();
+    let verifier = static_verifier(&key, "k1").build().unwrap();
+    let token = token(&key, "RS256", "k1", &valid_claims());
+    let layer = IamAuthLayer::new(
+        IamAuthConfig::builder()
+            .audience(JWT_AUDIENCE)
+            .allow_any_aws_account()
+            .token_verifier(verifier.clone())
+            .accept_proofs(false)
+            .build()
+            .unwrap(),
+    );
+    let app: Router = Router::new()
+        .route(
+            "/",
+            get(|p: IamPrincipal| async move { p.arn().to_owned() }),
+        )
+        .layer(layer);
+    for _ in 0..5 {
+        let request = http::Request::get("/")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(verifier.signature_checks(), 1);
+}
+
+#[tokio::test]
+async fn a_token_differing_in_one_byte_is_verified_afresh() {
+    let key = TestKey::rsa();
+    let verifier = static_verifier(&key, "k1").build().unwrap();
+    let token = token(&key, "RS256", "k1", &valid_claims());
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 1);
+
+    // The last signature byte changed: the cached entry does not serve it.
+    let mut altered = token.clone().into_bytes();
+    let last = altered.len() - 2;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let error = verifier.verify(&altered).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::JwtSignature);
+    assert_eq!(verifier.signature_checks(), 2);
+
+    // Another valid token of the same caller is a token of its own.
+    let other = jwt_support::token(&key, "RS256", "k1", &claims_with(json!({"jti": "other"})));
+    verifier.verify(&other).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 3);
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 3);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_even_if_cached() {
+    let key = TestKey::rsa();
+    let (offset, clock) = moved_clock();
+    let verifier = static_verifier(&key, "k1")
+        .leeway(Duration::from_secs(30))
+        .clock(clock)
+        .build()
+        .unwrap();
+    let exp = now_secs() + 120;
+    let token = token(&key, "RS256", "k1", &claims_with(json!({"exp": exp})));
+    verifier.verify(&token).await.unwrap();
+
+    // Up to exp + leeway the cached entry serves, with no new verification...
+    offset.store(exp + 28 - now_secs(), Ordering::SeqCst);
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 1);
+    // ...and from exp + leeway on the token is refused, as a fresh verification refuses it.
+    offset.store(exp + 30 - now_secs(), Ordering::SeqCst);
+    let error = verifier.verify(&token).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::JwtExpired);
+}
+
+#[tokio::test]
+async fn a_token_not_yet_valid_by_the_clock_is_refused_even_if_cached() {
+    let key = TestKey::rsa();
+    let (offset, clock) = moved_clock();
+    let verifier = static_verifier(&key, "k1")
+        .leeway(Duration::from_secs(30))
+        .clock(clock)
+        .build()
+        .unwrap();
+    let token = token(&key, "RS256", "k1", &valid_claims());
+    verifier.verify(&token).await.unwrap();
+    // The clock set back before nbf - leeway (nbf is a minute ago).
+    offset.store(-120, Ordering::SeqCst);
+    let error = verifier.verify(&token).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::JwtNotYetValid);
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_a_jwks_refresh_drops_its_key() {
+    let old = TestKey::rsa();
+    let new = TestKey::rsa();
+    let jwks = JwksServer::start_uncached(vec![old.jwk("old")]).await;
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    let old_token = token(&old, "RS256", "old", &valid_claims());
+    verifier.verify(&old_token).await.unwrap();
+    verifier.verify(&old_token).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 1);
+
+    // The issuer withdraws the old key; a token of the new key makes the verifier refresh.
+    jwks.set_keys(vec![new.jwk("new")]);
+    let new_token = token(&new, "RS256", "new", &valid_claims());
+    verifier.verify(&new_token).await.unwrap();
+    assert_eq!(jwks.fetches(), 2);
+
+    let error = verifier.verify(&old_token).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::JwtUnknownKey);
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_a_jwks_refresh_replaces_its_key() {
+    let first = TestKey::rsa();
+    let replacement = TestKey::rsa();
+    let other = TestKey::rsa();
+    let jwks = JwksServer::start_uncached(vec![first.jwk("k1")]).await;
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap();
+    let cached = token(&first, "RS256", "k1", &valid_claims());
+    verifier.verify(&cached).await.unwrap();
+
+    // Other material under the same kid (a JWKS takeover, or a mistake), fetched because a
+    // token names a new kid.
+    jwks.set_keys(vec![replacement.jwk("k1"), other.jwk("k2")]);
+    let trigger = token(&other, "RS256", "k2", &valid_claims());
+    verifier.verify(&trigger).await.unwrap();
+
+    let error = verifier.verify(&cached).await.unwrap_err();
+    assert_eq!(error.reason(), ReasonCode::JwtUnknownKey);
+}
+
+#[tokio::test]
+async fn a_verifier_without_a_cache_verifies_every_time() {
+    let key = TestKey::rsa();
+    let verifier = static_verifier(&key, "k1")
+        .cache_max_entries(0)
+        .build()
+        .unwrap();
+    let token = token(&key, "RS256", "k1", &valid_claims());
+    verifier.verify(&token).await.unwrap();
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 2);
+}
