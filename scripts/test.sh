@@ -19,6 +19,13 @@ fi
 export IAM_AUTH_PYTHON="$PWD/.venv/bin/python"
 export PATH="$PWD/.venv/bin:$PATH"
 
+# The shared-cache tests (tests/shared_cache.rs) start their own redis-server on a free loopback
+# port; Debian's package provides it.
+echo "== redis-server"
+if ! command -v redis-server >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y --no-install-recommends redis-server >/dev/null
+fi
+
 echo "== unit, integration and example tests (all features)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --all-features --no-fail-fast
@@ -30,7 +37,7 @@ echo "== doctests (README included)"
 cargo test --doc --all-features
 
 echo "== each feature compiles on its own, without warnings"
-for features in "" server client testing jwt kms metrics; do
+for features in "" server client testing jwt kms metrics redis; do
     out="$(cargo check --quiet --no-default-features --features "$features" --lib 2>&1)" || {
         echo "$out" >&2
         exit 1

@@ -24,6 +24,14 @@ fn static_verifier(key: &TestKey, kid: &str) -> JwtVerifierBuilder {
         .audience(JWT_AUDIENCE)
 }
 
+fn remote_verifier(jwks: &JwksServer) -> JwtVerifier {
+    JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .build()
+        .unwrap()
+}
+
 /// A clock the test moves, in whole seconds from the real time.
 fn moved_clock() -> (
     Arc<AtomicI64>,
@@ -143,11 +151,7 @@ async fn a_cached_token_is_refused_once_a_jwks_refresh_drops_its_key() {
     let old = TestKey::rsa();
     let new = TestKey::rsa();
     let jwks = JwksServer::start_uncached(vec![old.jwk("old")]).await;
-    let verifier = JwtVerifier::builder()
-        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
-        .audience(JWT_AUDIENCE)
-        .build()
-        .unwrap();
+    let verifier = remote_verifier(&jwks);
     let old_token = token(&old, "RS256", "old", &valid_claims());
     verifier.verify(&old_token).await.unwrap();
     verifier.verify(&old_token).await.unwrap();
@@ -169,11 +173,7 @@ async fn a_cached_token_is_refused_once_a_jwks_refresh_replaces_its_key() {
     let replacement = TestKey::rsa();
     let other = TestKey::rsa();
     let jwks = JwksServer::start_uncached(vec![first.jwk("k1")]).await;
-    let verifier = JwtVerifier::builder()
-        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
-        .audience(JWT_AUDIENCE)
-        .build()
-        .unwrap();
+    let verifier = remote_verifier(&jwks);
     let cached = token(&first, "RS256", "k1", &valid_claims());
     verifier.verify(&cached).await.unwrap();
 

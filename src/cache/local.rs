@@ -96,6 +96,7 @@ impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
     }
 
     /// Forgets `key`.
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     pub(crate) async fn remove(&self, key: &[u8]) {
         self.entries.invalidate(key).await;
     }
