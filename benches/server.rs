@@ -171,8 +171,10 @@ fn benches(c: &mut Criterion) {
 }
 
 /// JWT mode: `jwt/verify_*` (the verify path `IamAuthLayer` runs for a JWT, static keys),
-/// `jwt/decode_raw_rs256` (a bare `jsonwebtoken::decode` with a prepared key: the floor), and
-/// `server/jwt_hit` (the router of `protected`, verifying a JWT instead of a cached proof).
+/// `jwt/decode_raw_rs256` (a bare `jsonwebtoken::decode` with a prepared key: the floor),
+/// `server/jwt_cached_hit` (the router of `protected`, with a JWT its verifier has seen before
+/// instead of a cached proof) and `server/jwt_uncached` (the same, its verifier's cache off: a
+/// full RS256 verification per request).
 #[cfg(feature = "jwt")]
 mod jwt {
     use super::*;
@@ -293,37 +295,46 @@ mod jwt {
         });
         group.finish();
 
-        // Built like `protected`, verifying the RS256 JWT instead of a cached proof.
-        let config = IamAuthConfig::builder()
+        // Built like `protected`, verifying the RS256 JWT instead of a cached proof: with the
+        // verifier's cache, and without it.
+        let uncached = JwtVerifier::builder()
+            .issuer(TrustedIssuer::exchange(ISSUER).keys(keys.jwks()))
             .audience(AUDIENCE)
-            .allow_any_aws_account()
-            .token_verifier(verifier.clone())
-            .accept_proofs(false)
+            .cache_max_entries(0)
             .build()
             .unwrap();
-        let jwt_protected: Router = Router::new()
-            .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-            .layer(IamAuthLayer::new(config));
         let jwt_authorization = format!("Bearer {rs256}");
-        let status = rt.block_on(async {
-            jwt_protected
-                .clone()
-                .oneshot(request(Some(&jwt_authorization)))
-                .await
-                .unwrap()
-                .status()
-        });
-        assert_eq!(status, StatusCode::OK);
         let mut group = c.benchmark_group("server");
-        group.bench_function("jwt_hit", |b| {
-            b.to_async(rt).iter(|| async {
+        for (name, verifier) in [("jwt_cached_hit", &verifier), ("jwt_uncached", &uncached)] {
+            let config = IamAuthConfig::builder()
+                .audience(AUDIENCE)
+                .allow_any_aws_account()
+                .token_verifier(verifier.clone())
+                .accept_proofs(false)
+                .build()
+                .unwrap();
+            let jwt_protected: Router = Router::new()
+                .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
+                .layer(IamAuthLayer::new(config));
+            let status = rt.block_on(async {
                 jwt_protected
                     .clone()
                     .oneshot(request(Some(&jwt_authorization)))
                     .await
                     .unwrap()
-            })
-        });
+                    .status()
+            });
+            assert_eq!(status, StatusCode::OK);
+            group.bench_function(name, |b| {
+                b.to_async(rt).iter(|| async {
+                    jwt_protected
+                        .clone()
+                        .oneshot(request(Some(&jwt_authorization)))
+                        .await
+                        .unwrap()
+                })
+            });
+        }
         group.finish();
     }
 }

@@ -9,10 +9,14 @@
 //! | `IAM_AUTH_FORMATS` | comma list of `iam-v1`, `k8s-aws-v1`; default `iam-v1` |
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins, default `X-Vault-AWS-IAM-Server-ID` |
+//! | `IAM_AUTH_REDIS_URL`, `IAM_AUTH_CACHE_SECRET_FILE` | share verified proofs with other replicas (feature `redis`): see `examples/common/auth_env.rs` |
+//! | `IAM_AUTH_TRUSTED_ISSUER` | with feature `jwt`: also accept JWTs of this `TokenExchange` issuer (keys from `{issuer}/.well-known/jwks.json`), for audience `IAM_AUTH_JWT_AUDIENCE` (default: `IAM_AUTH_AUDIENCE`) |
 //! | `IAM_AUTH_LOG` | log level on stderr, default `info` |
 //!
 //! Routes: `GET /healthz` and `GET /metrics` (no auth; Prometheus text format, filled with the
-//! `metrics` feature), `GET /whoami` (the caller as JSON), **every method on every
+//! `metrics` feature), `GET /ping` (behind the layer, answering exactly what `/healthz` answers,
+//! so that the two differ only by the layer: `scripts/load.sh` compares them),
+//! `GET /whoami` (the caller as JSON), **every method on every
 //! path under `/api/`** (the caller as JSON plus `method` and `path`, so that policies can be
 //! tried from outside), and `POST /login` (a Vault-format login body; the caller, or the
 //! refusal).
@@ -43,7 +47,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let audience = auth_env::var("IAM_AUTH_AUDIENCE")
         .unwrap_or_else(|| auth_env::exit_with("IAM_AUTH_AUDIENCE is required"));
     let admission = auth_env::Admission::from_env(PolicyOptions::new());
-    let config = auth_env::proof_settings(IamAuthConfig::builder().audience(audience));
+    let config = auth_env::proof_settings(IamAuthConfig::builder().audience(&audience));
+    let config = trusted_issuer(config, &audience);
     let config = admission
         .apply(config)
         .build()
@@ -58,6 +63,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 get(|principal: IamPrincipal| async move { Json(principal) }),
             )
             .route("/api/{*rest}", any(api))
+            .route("/ping", get(healthz))
             .route_layer(layer)
             .route(
                 "/login",
@@ -65,7 +71,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     login(&verifier, request).await
                 }),
             )
-            .route("/healthz", get(|| async { "ok" }))
+            .route("/healthz", get(healthz))
             .route("/metrics", metrics);
     let app = auth_env::with_http_tracing(app);
 
@@ -73,6 +79,37 @@ async fn main() -> Result<(), Box<dyn Error>> {
     eprintln!("whoami_server listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// JWTs of `IAM_AUTH_TRUSTED_ISSUER`, if set (feature `jwt`).
+fn trusted_issuer(
+    config: tower_iam_auth::server::IamAuthConfigBuilder,
+    audience: &str,
+) -> tower_iam_auth::server::IamAuthConfigBuilder {
+    let Some(issuer) = auth_env::var("IAM_AUTH_TRUSTED_ISSUER") else {
+        return config;
+    };
+    #[cfg(feature = "jwt")]
+    {
+        use tower_iam_auth::token::{JwtVerifier, TrustedIssuer};
+        let jwt_audience = auth_env::var("IAM_AUTH_JWT_AUDIENCE").unwrap_or(audience.to_owned());
+        let verifier = JwtVerifier::builder()
+            .issuer(TrustedIssuer::exchange(issuer))
+            .audience(jwt_audience)
+            .build()
+            .unwrap_or_else(|e| auth_env::exit_with(format!("IAM_AUTH_TRUSTED_ISSUER: {e}")));
+        config.token_verifier(verifier)
+    }
+    #[cfg(not(feature = "jwt"))]
+    {
+        let _ = (issuer, audience, config);
+        auth_env::exit_with("IAM_AUTH_TRUSTED_ISSUER needs the `jwt` feature")
+    }
+}
+
+/// `GET /healthz`, and `GET /ping` behind the layer.
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 /// Any method under `/api/`: the caller (`null` when anonymous), the method and the path.

@@ -3,7 +3,7 @@
 # baseline measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# `jwt` adds the JWT benches (jwt/*, server/jwt_hit).
+# `jwt` adds the JWT benches (jwt/*, server/jwt_cached_hit, server/jwt_uncached).
 cargo bench --bench server --features jwt -- "$@"
 cargo bench --bench policy -- "$@"
 # The cost of the `metrics` feature on the hot path: the layer's benches again with it on, saved
@@ -23,7 +23,7 @@ rows = [("server/bare", "server/bare"), ("server/proof_cache_hit", "server/bare"
         ("policy/evaluate/20_statements/deny_first", None),
         ("policy/evaluate/20_statements/implicit_deny", None),
         ("server/proof_reject_malformed", "server/bare"), ("proof/parse_validate", None),
-        ("server/jwt_hit", "server/bare"), ("jwt/verify_rs256", "jwt/decode_raw_rs256"),
+        ("server/jwt_cached_hit", "server/bare"), ("server/jwt_uncached", "server/bare"), ("jwt/verify_rs256", "jwt/decode_raw_rs256"),
         ("jwt/decode_raw_rs256", None), ("jwt/verify_es256", None), ("jwt/verify_eddsa", None)]
 print("| bench | median | vs baseline |")
 print("|---|---|---|")

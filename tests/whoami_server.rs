@@ -62,6 +62,28 @@ async fn serves_health_whoami_and_login_as_configured_by_environment() {
     assert_eq!(json["arn"], "arn:aws:iam::123456789012:role/deployer");
     assert_eq!(json["session_name"], "black-box");
 
+    // `/ping` answers what `/healthz` answers, behind the layer.
+    let ping = |token: Option<&str>| {
+        let mut request = http.get(format!("{}/ping", server.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(ping(None).await.unwrap().status(), 401);
+    let pong = ping(Some(token.as_str())).await.unwrap();
+    assert_eq!(pong.status(), 200);
+    let health = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pong.headers()["content-type"],
+        health.headers()["content-type"]
+    );
+    assert_eq!(pong.bytes().await.unwrap(), health.bytes().await.unwrap());
+
     let alice = sts.create_user(ACCOUNT, "alice");
     let body = support::vault::Login::new("X-APP-ID", AUDIENCE).body_json(&alice);
     let login = http
@@ -93,6 +115,29 @@ fn refuses_to_start_without_an_audience() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("IAM_AUTH_AUDIENCE is required"));
+}
+
+#[test]
+fn refuses_to_start_with_a_cache_secret_shorter_than_32_bytes() {
+    let dir = std::env::temp_dir().join(format!("whoami-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    // 31 bytes once the surrounding whitespace is trimmed.
+    std::fs::write(&secret, format!("  {}\n", "s".repeat(31))).unwrap();
+    let output = example("whoami_server")
+        .env("IAM_AUTH_AUDIENCE", AUDIENCE)
+        .env("IAM_AUTH_ALLOW_ANY_ACCOUNT", "1")
+        .env("IAM_AUTH_REDIS_URL", "redis://127.0.0.1:1/")
+        .env("IAM_AUTH_CACHE_SECRET_FILE", &secret)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("IAM_AUTH_CACHE_SECRET_FILE") && stderr.contains("at least 32 bytes"),
+        "{stderr}"
+    );
 }
 
 /// The value of the sample `name{labels}` in a Prometheus text exposition, 0 when absent.

@@ -11,6 +11,8 @@
 //! | `IAM_AUTH_FORMATS` | comma list of `iam-v1`, `k8s-aws-v1`; default `iam-v1` |
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins |
+//! | `IAM_AUTH_REDIS_URL` | share verified proofs with other replicas through Redis (feature `redis`): `redis://host:port`, or a comma list of Redis Cluster nodes |
+//! | `IAM_AUTH_CACHE_SECRET_FILE` | with `IAM_AUTH_REDIS_URL`: a file holding the replicas' shared secret, at least 32 bytes once surrounding whitespace is trimmed |
 //!
 //! One of `IAM_AUTH_ALLOWED_ACCOUNTS`, `IAM_AUTH_POLICY_FILE` or `IAM_AUTH_ALLOW_ANY_ACCOUNT=1`
 //! is required: without one, the server refuses to start.
@@ -136,7 +138,42 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
     if let Some(header) = var("IAM_AUTH_VAULT_AUDIENCE_HEADER") {
         config = config.vault_audience_header(header);
     }
-    config
+    shared_cache(config)
+}
+
+/// The shared verification cache: `IAM_AUTH_REDIS_URL` and `IAM_AUTH_CACHE_SECRET_FILE`, both or
+/// neither. A secret shorter than 32 bytes stops the server at start. Redis itself is contacted
+/// on first use: a server starting while Redis is down serves through STS.
+fn shared_cache(config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
+    let (url, secret_file) = (var("IAM_AUTH_REDIS_URL"), var("IAM_AUTH_CACHE_SECRET_FILE"));
+    let (url, secret_file) = match (url, secret_file) {
+        (None, None) => return config,
+        (Some(url), Some(file)) => (url, file),
+        _ => exit_with("IAM_AUTH_REDIS_URL and IAM_AUTH_CACHE_SECRET_FILE go together"),
+    };
+    #[cfg(feature = "redis")]
+    {
+        use tower_iam_auth::cache::{CacheSecret, RedisStore};
+        let contents = std::fs::read(&secret_file).unwrap_or_else(|e| {
+            exit_with(format!("IAM_AUTH_CACHE_SECRET_FILE {secret_file}: {e}"))
+        });
+        let secret = CacheSecret::from_file_contents(&contents).unwrap_or_else(|e| {
+            exit_with(format!("IAM_AUTH_CACHE_SECRET_FILE {secret_file}: {e}"))
+        });
+        let urls: Vec<&str> = url.split(',').map(str::trim).collect();
+        let store = if urls.len() > 1 {
+            RedisStore::cluster(urls)
+        } else {
+            RedisStore::new(&url)
+        }
+        .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_REDIS_URL: {e}")));
+        config.shared_cache(store, secret)
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, secret_file, config);
+        exit_with("IAM_AUTH_REDIS_URL needs the `redis` feature: cargo run --features redis ...")
+    }
 }
 
 /// Installs the process's Prometheus recorder and returns the `GET /metrics` route that renders
