@@ -9,13 +9,13 @@ function init(args)
   for line in io.lines(os.getenv("LOAD_TOKENS")) do
     tokens[#tokens + 1] = "Bearer " .. line
   end
-  -- Each wrk thread starts at its own offset of the list.
-  next_token = (tonumber(wrk.thread and wrk.thread:get("offset")) or 0) + 1
+  -- Each wrk thread starts at its own offset of the list (`offset` is set by `setup`).
+  next_token = (tonumber(offset) or 0) + 1
 end
 
 function setup(thread)
   thread_count = (thread_count or 0) + 1
-  thread:set("offset", (thread_count - 1) * 1000000)
+  thread:set("offset", (thread_count - 1) * 30000)
 end
 
 function request()
