@@ -31,24 +31,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use http::Method;
-use tower_iam_auth::policy::PolicyOptions;
 use tower_iam_auth::principal::IamPrincipal;
-use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
+use tower_iam_auth::server::IamAuthLayer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     auth_env::init_logging();
     let metrics = auth_env::metrics_route();
     let listen = auth_env::var("IAM_AUTH_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let audience = auth_env::var("IAM_AUTH_AUDIENCE")
-        .unwrap_or_else(|| auth_env::exit_with("IAM_AUTH_AUDIENCE is required"));
-    let admission = auth_env::Admission::from_env(PolicyOptions::new());
-    let config = auth_env::proof_settings(IamAuthConfig::builder().audience(audience));
-    let config = admission
-        .apply(config)
-        .build()
-        .unwrap_or_else(|e| auth_env::exit_with(e));
-    let layer = IamAuthLayer::new(config);
+    let layer = IamAuthLayer::new(auth_env::service_config());
     let verifier = layer.clone();
 
     let app =

@@ -10,7 +10,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+
+mod grpc;
+
+pub use grpc::is_grpc_request;
 
 macro_rules! reason_codes {
     ($( $(#[$doc:meta])* $variant:ident => $code:literal, $status:ident, $message:literal; )*) => {
@@ -337,7 +341,9 @@ impl RefusalBody {
 ///
 /// Only the body and its `Content-Type` are the renderer's: the status, `WWW-Authenticate`,
 /// `Retry-After` and `Cache-Control` stay the layer's, so that clients and proxies keep
-/// reading the refusal the standard way. Implemented for closures
+/// reading the refusal the standard way. gRPC calls (`content-type: application/grpc*`) are
+/// refused in the gRPC form ([`AuthError::to_grpc_response`]), which has no body: the renderer
+/// is not asked for them. Implemented for closures
 /// `Fn(&AuthError) -> RefusalBody`.
 ///
 /// ```
@@ -375,6 +381,22 @@ where
 }
 
 impl AuthError {
+    /// The refusal of a request with these headers, as every refusing layer of this crate
+    /// answers: the gRPC form ([`to_grpc_response`](Self::to_grpc_response)) for a gRPC call
+    /// ([`is_grpc_request`]), whatever `renderer` says, because a gRPC client reads no HTTP
+    /// status or body; otherwise [`to_response_with`](Self::to_response_with).
+    pub fn to_response_for(
+        &self,
+        request_headers: &HeaderMap,
+        renderer: Option<&dyn RenderRefusal>,
+    ) -> Response<Bytes> {
+        if is_grpc_request(request_headers) {
+            self.to_grpc_response()
+        } else {
+            self.to_response_with(renderer)
+        }
+    }
+
     /// [`to_response`](Self::to_response), with the body and content type from `renderer`
     /// when there is one.
     pub fn to_response_with(&self, renderer: Option<&dyn RenderRefusal>) -> Response<Bytes> {

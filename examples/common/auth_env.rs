@@ -139,6 +139,21 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
     config
 }
 
+/// The configuration of a service protected by `IamAuthLayer`, as the environment says: its
+/// audience (`IAM_AUTH_AUDIENCE`, required), who may come in, and the proof settings. Exits
+/// when it is incomplete or refused.
+pub fn service_config() -> tower_iam_auth::server::IamAuthConfig {
+    let audience =
+        var("IAM_AUTH_AUDIENCE").unwrap_or_else(|| exit_with("IAM_AUTH_AUDIENCE is required"));
+    let admission = Admission::from_env(PolicyOptions::new());
+    let config =
+        proof_settings(tower_iam_auth::server::IamAuthConfig::builder().audience(audience));
+    admission
+        .apply(config)
+        .build()
+        .unwrap_or_else(|e| exit_with(e))
+}
+
 /// Installs the process's Prometheus recorder and returns the `GET /metrics` route that renders
 /// it (text format). The library records through the `metrics` facade (feature `metrics`);
 /// the exporter is the application's choice, here `metrics-exporter-prometheus`.

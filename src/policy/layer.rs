@@ -421,7 +421,7 @@ where
             .enforce(&request, principal.as_ref(), method);
         let refusal = decided
             .err()
-            .map(|error| error.to_response_with(self.renderer.as_deref()));
+            .map(|error| error.to_response_for(request.headers(), self.renderer.as_deref()));
         ResponseFuture::new(async move {
             match refusal {
                 None => Ok(inner.call(request).await?.map(ResponseBody::inner)),

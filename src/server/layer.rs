@@ -51,9 +51,8 @@ pub enum ConfigError {
     /// A duration is above its maximum.
     #[error("{0} must be at most {1:?}")]
     TooLong(&'static str, Duration),
-    /// The Vault audience header name is not a valid header name, or names a header with
-    /// another meaning in the signed request.
-
+    /// The Vault audience header name or the token header name is not a valid header name, or
+    /// the Vault audience header names a header with another meaning in the signed request.
     #[error("not a valid header name: {0:?}")]
     InvalidHeaderName(String),
     /// The connect-to address is not `host:port`.
@@ -90,6 +89,8 @@ pub struct IamAuthConfig {
     pub(crate) token_verifier: Option<Arc<dyn TokenVerifier>>,
     pub(crate) accept_proofs: bool,
     pub(crate) vault_audience_header: HeaderName,
+    pub(crate) token_header: HeaderName,
+    pub(crate) require_bearer: bool,
     pub(crate) enforcement: Option<Enforcement>,
     pub(crate) allow_anonymous: bool,
     pub(crate) renderer: Option<Arc<dyn RenderRefusal>>,
@@ -145,6 +146,8 @@ pub struct IamAuthConfigBuilder {
     token_verifier: Option<Arc<dyn TokenVerifier>>,
     accept_proofs: bool,
     vault_audience_header: String,
+    token_header: String,
+    require_bearer: bool,
     admission: Admission,
     renderer: Option<Arc<dyn RenderRefusal>>,
     trace_principal: bool,
@@ -176,6 +179,8 @@ impl Default for IamAuthConfigBuilder {
             token_verifier: None,
             accept_proofs: true,
             vault_audience_header: VAULT_AUDIENCE_HEADER.to_owned(),
+            token_header: http::header::AUTHORIZATION.as_str().to_owned(),
+            require_bearer: true,
             admission: Admission::default(),
             renderer: None,
             trace_principal: false,
@@ -302,6 +307,21 @@ impl IamAuthConfigBuilder {
         self
     }
 
+    /// The request header that carries the token. Default `Authorization` (RFC 6750 §2.1).
+    /// The name is checked at [`build`](Self::build). A request carrying it twice is refused.
+    pub fn token_header(mut self, name: impl Into<String>) -> Self {
+        self.token_header = name.into();
+        self
+    }
+
+    /// Whether the token must follow the `Bearer ` scheme (RFC 6750 §2.1, the default). With
+    /// `false`, a header value that is the token alone (`Authorization: iam-v1.…`, as some
+    /// existing clients send it) is accepted as well as `Bearer <token>`.
+    pub fn require_bearer_scheme(mut self, require: bool) -> Self {
+        self.require_bearer = require;
+        self
+    }
+
     /// Also accepts bearer tokens that are not proofs (JWTs), verified by `verifier`.
     pub fn token_verifier(mut self, verifier: impl TokenVerifier) -> Self {
         self.token_verifier = Some(Arc::new(verifier));
@@ -387,7 +407,9 @@ impl IamAuthConfigBuilder {
 
     /// Renders the body (and its content type) of every refusal this layer makes, policy
     /// denials included; the status, `WWW-Authenticate` and `Retry-After` stay the layer's.
-    /// Default: a small JSON body `{"error", "reason", "message"}`.
+    /// Default: a small JSON body `{"error", "reason", "message"}`. gRPC calls
+    /// (`content-type: application/grpc*`) are always refused the gRPC way (HTTP `200`,
+    /// `grpc-status`, `grpc-message`: see [`AuthError::to_grpc_response`]), without a body.
     pub fn render_refusal(mut self, renderer: impl RenderRefusal) -> Self {
         self.renderer = Some(Arc::new(renderer));
         self
@@ -470,6 +492,9 @@ impl IamAuthConfigBuilder {
                 self.vault_audience_header.clone(),
             ));
         }
+        let token_header =
+            HeaderName::from_bytes(self.token_header.to_ascii_lowercase().as_bytes())
+                .map_err(|_| ConfigError::InvalidHeaderName(self.token_header.clone()))?;
         let enforcement = self
             .admission
             .enforcement(&self.clock)
@@ -501,6 +526,8 @@ impl IamAuthConfigBuilder {
             token_verifier: self.token_verifier,
             accept_proofs: self.accept_proofs,
             vault_audience_header,
+            token_header,
+            require_bearer: self.require_bearer,
             enforcement,
             allow_anonymous: self.admission.allow_anonymous,
             renderer: self.renderer,

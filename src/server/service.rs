@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderValue, Request, Response, header};
+use http::{HeaderValue, Request, Response};
 use tower_service::Service;
 use tracing::Instrument;
 
@@ -96,7 +96,8 @@ where
                     }
                     // Verified or not, the credential is not for the logs of the layers inside
                     // (tower-http's TraceLayer, axum's debug output...).
-                    if let Some(value) = request.headers_mut().get_mut(header::AUTHORIZATION) {
+                    let token_header = &shared.config.token_header;
+                    if let Some(value) = request.headers_mut().get_mut(token_header) {
                         value.set_sensitive(true);
                     }
                     drop(span);
@@ -108,7 +109,7 @@ where
                     log_refusal(&error);
                     let renderer = shared.config.renderer.as_deref();
                     Ok(error
-                        .to_response_with(renderer)
+                        .to_response_for(request.headers(), renderer)
                         .map(ResponseBody::rejection))
                 }
             }
@@ -121,11 +122,13 @@ async fn authenticate_request(
     shared: &Shared,
     headers: &http::HeaderMap,
 ) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let mut values = headers.get_all(&shared.config.token_header).iter();
     match (values.next(), values.next()) {
         // Two credentials: the inner service might read the other one.
-        (Some(_), Some(_)) => Err(AuthError::new(ReasonCode::TokenMalformed)
-            .with_detail("more than one Authorization header")),
+        (Some(_), Some(_)) => {
+            Err(AuthError::new(ReasonCode::TokenMalformed)
+                .with_detail("more than one token header"))
+        }
         (None, _) if shared.config.allow_anonymous => Ok(None),
         (first, _) => authenticate(shared, first).await.map(Some),
     }
@@ -157,12 +160,17 @@ fn log_refusal(error: &AuthError) {
     }
 }
 
-/// The whole decision for one `Authorization` header.
+/// The whole decision for one token header.
 pub(crate) async fn authenticate(
     shared: &Shared,
     header: Option<&HeaderValue>,
 ) -> Result<(IamPrincipal, AuthMethod), AuthError> {
-    let token = bearer_token(header, shared.config.rules.max_token_bytes())?;
+    let config = &shared.config;
+    let token = bearer_token(
+        header,
+        config.rules.max_token_bytes(),
+        config.require_bearer,
+    )?;
     verify_bearer(shared, token).await
 }
 
@@ -256,8 +264,13 @@ fn check_kind(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrin
 }
 
 /// Extracts the token of `Authorization: Bearer <token>` (RFC 6750 §2.1), capping its size
-/// before looking at it. Its characters are checked by [`b64token`] on a cache miss.
-fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<&[u8], AuthError> {
+/// before looking at it; with `require_bearer` false, a value without a scheme is the token
+/// itself. Its characters are checked by [`b64token`] on a cache miss.
+fn bearer_token(
+    header: Option<&HeaderValue>,
+    max_token_bytes: usize,
+    require_bearer: bool,
+) -> Result<&[u8], AuthError> {
     let value = header.ok_or(ReasonCode::TokenMissing)?;
     let bytes = value.as_bytes();
     if bytes.len() > max_token_bytes + "Bearer ".len() {
@@ -266,6 +279,14 @@ fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<
     }
     match bytes.split_at_checked(7) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case(b"bearer ") => Ok(token),
+        // A raw token has no space; anything with one names another scheme.
+        _ if !require_bearer && !bytes.contains(&b' ') => {
+            if bytes.len() > max_token_bytes {
+                return Err(AuthError::new(ReasonCode::ProofTooLarge)
+                    .with_detail(format!("header of {} bytes", bytes.len())));
+            }
+            Ok(bytes)
+        }
         // Another scheme (Basic, AWS4-HMAC-SHA256...) carries no bearer token (RFC 6750 §3.1).
         _ => Err(AuthError::new(ReasonCode::TokenMissing).with_detail("scheme is not Bearer")),
     }
@@ -299,7 +320,7 @@ mod tests {
 
     fn code(value: &str) -> ReasonCode {
         let header = HeaderValue::from_str(value).unwrap();
-        match bearer_token(Some(&header), 64) {
+        match bearer_token(Some(&header), 64, true) {
             Ok(token) => b64token(token).unwrap_err().reason(),
             Err(e) => e.reason(),
         }
@@ -309,7 +330,7 @@ mod tests {
     fn accepts_bearer_in_any_case() {
         let value = HeaderValue::from_static("bearer iam-v1.abc");
         assert_eq!(
-            b64token(bearer_token(Some(&value), 64).unwrap()).unwrap(),
+            b64token(bearer_token(Some(&value), 64, true).unwrap()).unwrap(),
             "iam-v1.abc"
         );
     }
@@ -327,7 +348,7 @@ mod tests {
             ReasonCode::ProofTooLarge
         );
         assert_eq!(
-            bearer_token(None, 64).unwrap_err().reason(),
+            bearer_token(None, 64, true).unwrap_err().reason(),
             ReasonCode::TokenMissing
         );
     }
