@@ -166,6 +166,31 @@ async fn refuses_a_login_signed_for_another_audience() {
 }
 
 #[tokio::test]
+async fn accepts_the_method_in_base64_like_the_other_fields() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let mut body = Login::new(VAULT_HEADER, AUDIENCE).body_json(&credentials);
+    body["iam_http_request_method"] = "UE9TVA==".into();
+    assert_eq!(
+        login(&h, &body).await.unwrap(),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    assert_eq!(h.sts.requests()[0].method, "POST");
+}
+
+#[tokio::test]
+async fn refuses_other_methods_in_base64_and_other_spellings_of_post() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    // GET, post, POST without padding, base64 of "POST " and of "post".
+    for method in ["R0VU", "post", "UE9TVA", "UE9TVCA=", "cG9zdA=="] {
+        let mut body = Login::new(VAULT_HEADER, AUDIENCE).body_json(&credentials);
+        body["iam_http_request_method"] = method.into();
+        refused_locally(&h, &body, ReasonCode::ProofMethod).await;
+    }
+}
+
+#[tokio::test]
 async fn refuses_method_get() {
     let h = harness().await;
     let mut request = Login::new(VAULT_HEADER, AUDIENCE);

@@ -8,8 +8,8 @@
 //!  "iam_request_headers": "<base64 of {\"Authorization\": [..], \"X-Amz-Date\": [..], ..}>"}
 //! ```
 //!
-//! Vault's CLI, hvac and botocore snippets produce it. `iam_request_headers` may also be a JSON
-//! object; header values may be strings or lists of exactly one string (as Go clients send them).
+//! Vault's CLI, hvac and botocore snippets produce it. The method may also be base64 like the
+//! other fields (`"UE9TVA=="`). `iam_request_headers` may also be a JSON object; header values may be strings or lists of exactly one string (as Go clients send them).
 //! The base64 fields use the standard alphabet with padding, as every known client does.
 
 use std::time::SystemTime;
@@ -40,6 +40,9 @@ const ALLOWED_HEADERS: [&str; 8] = [
     "x-amz-date",
     "x-amz-security-token",
 ];
+
+/// `POST` in standard base64: the method field of clients that encode all four fields.
+const BASE64_POST: &str = "UE9TVA==";
 
 /// SHA-256 of [`GET_CALLER_IDENTITY_BODY`], the only valid `X-Amz-Content-Sha256`.
 const BODY_SHA256: &str = "ab821ae955788b0e33ebd34c208442ccfc2d406e2edc5e7a39bd6458fbb4f843";
@@ -122,7 +125,9 @@ impl ProofRules {
             ))
         })?;
 
-        if login.iam_http_request_method != "POST" {
+        // Vault's own clients send the method in plain text; some clients base64 it like the
+        // other three fields (`UE9TVA==`). Exactly these two spellings of POST are accepted.
+        if !matches!(login.iam_http_request_method.as_str(), "POST" | BASE64_POST) {
             return Err(AuthError::new(ReasonCode::ProofMethod)
                 .with_detail("Vault logins must sign a POST"));
         }
