@@ -30,7 +30,7 @@ echo "== doctests (README included)"
 cargo test --doc --all-features
 
 echo "== each feature compiles on its own, without warnings"
-for features in "" server client testing jwt kms metrics; do
+for features in "" server client testing jwt kms metrics reqwest-middleware; do
     out="$(cargo check --quiet --no-default-features --features "$features" --lib 2>&1)" || {
         echo "$out" >&2
         exit 1
