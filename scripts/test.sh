@@ -19,6 +19,20 @@ fi
 export IAM_AUTH_PYTHON="$PWD/.venv/bin/python"
 export PATH="$PWD/.venv/bin:$PATH"
 
+# The second seed flow's peers in other languages: Go with go-oidc from Debian's packages (built
+# in GOPATH mode by the test, no module download), and the npm packages pinned in
+# tests/interop/js/package-lock.json (installed again only when the lock file changes).
+echo "== go and npm peers"
+if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/github.com/coreos/go-oidc ]; then
+    apt-get install -y -q golang-go golang-github-coreos-go-oidc-dev >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q golang-go golang-github-coreos-go-oidc-dev >/dev/null; }
+fi
+js=tests/interop/js
+if ! cmp -s "$js/package-lock.json" "$js/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    (cd "$js" && npm ci --no-audit --no-fund --silent)
+    cp "$js/package-lock.json" "$js/node_modules/.package-lock.json.installed"
+fi
+
 echo "== unit, integration and example tests (all features)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --all-features --no-fail-fast
