@@ -2,31 +2,6 @@
 //! `Authorization: Bearer <token>` from a [`BearerSource`] (an IAM proof from a
 //! [`ProofSigner`](super::ProofSigner), or with `jwt` an exchanged JWT) to requests for the
 //! configured origins only.
-//!
-//! A credential is a bearer secret for its lifetime: sent to the wrong host, it lets that host
-//! act as the caller. So the middleware attaches it only to requests whose scheme, host and port
-//! equal one configured origin, and only over `https` unless the host is a loopback address;
-//! every other request goes out untouched (and any `Authorization` it already carries is left
-//! to the caller).
-//!
-//! ```
-//! use aws_credential_types::Credentials;
-//! use tower_iam_auth::client::{IamAuthMiddleware, ProofSigner};
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let signer = ProofSigner::builder(Credentials::for_tests())
-//!     .audience("orders-service")
-//!     .build()?;
-//! let middleware = IamAuthMiddleware::builder(signer)
-//!     .origin("https://orders.internal.example.com")
-//!     .build()?;
-//! let client = reqwest_middleware::ClientBuilder::new(reqwest_middleware::reqwest::Client::new())
-//!     .with(middleware)
-//!     .build();
-//! # let _ = client;
-//! # Ok(())
-//! # }
-//! ```
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -97,8 +72,32 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Attaches bearer tokens from `T` to requests for the configured origins; see the
-/// [module docs](self).
+/// Attaches bearer tokens from `T` to requests for the configured origins.
+///
+/// A credential is a bearer secret for its lifetime: sent to the wrong host, it lets that host
+/// act as the caller. So the middleware attaches it only to requests whose scheme, host and port
+/// equal one configured origin, and only over `https` unless the host is a loopback address;
+/// every other request goes out untouched (and any `Authorization` it already carries is left
+/// to the caller).
+///
+/// ```
+/// use aws_credential_types::Credentials;
+/// use tower_iam_auth::client::{IamAuthMiddleware, ProofSigner};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let signer = ProofSigner::builder(Credentials::for_tests())
+///     .audience("orders-service")
+///     .build()?;
+/// let middleware = IamAuthMiddleware::builder(signer)
+///     .origin("https://orders.internal.example.com")
+///     .build()?;
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest_middleware::reqwest::Client::new())
+///     .with(middleware)
+///     .build();
+/// # let _ = client;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct IamAuthMiddleware<T> {
     source: T,
