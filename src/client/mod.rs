@@ -1,15 +1,20 @@
 //! The client side: sign a proof with the workload's own AWS credentials and attach it.
 //!
 //! [`ProofSigner`] presigns `GetCallerIdentity` for an audience and caches the token;
-//! [`IamProofLayer`] sets `Authorization: Bearer <token>` on every outgoing `http::Request`.
-//! The secret key never leaves the process: only the signature does.
+//! [`IamProofLayer`] sets `Authorization: Bearer <token>` on outgoing `http::Request`s to the
+//! origins it was built for ([`AllowedOrigins`]). The secret key never leaves the process: only
+//! the signature does.
 
 mod layer;
+mod origin;
 mod signer;
 #[cfg(feature = "jwt")]
 mod token_source;
 
-pub use layer::{Bearer, BearerLayer, BearerSource, BoxError, IamProof, IamProofLayer};
+pub use layer::{
+    Bearer, BearerLayer, BearerLayerBuilder, BearerSource, BoxError, IamProof, IamProofLayer,
+};
+pub use origin::{AllowedOrigins, Origin, OriginError, Scheme};
 pub use signer::{ProofSigner, ProofSignerBuilder, ProofToken, SignError, SignerConfigError};
 #[cfg(feature = "jwt")]
 pub use token_source::{
