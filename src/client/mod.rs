@@ -3,14 +3,21 @@
 //! [`ProofSigner`] presigns `GetCallerIdentity` for an audience and caches the token;
 //! [`IamProofLayer`] sets `Authorization: Bearer <token>` on outgoing `http::Request`s to the
 //! origins it was built for ([`AllowedOrigins`]). The secret key never leaves the process: only
-//! the signature does.
+//! the signature does. [`ProofSigner::sign_vault_login`] makes Vault-format login bodies; with the
+//! `aws-config` feature, `ProofSigner::from_env` takes credentials and region from the AWS
+//! default chain.
 
+#[cfg(feature = "aws-config")]
+mod aws_config;
+mod credentials;
 mod layer;
 mod origin;
 mod signer;
 #[cfg(feature = "jwt")]
 mod token_source;
+mod vault_login;
 
+pub use credentials::CachedCredentials;
 pub use layer::{
     Bearer, BearerLayer, BearerLayerBuilder, BearerSource, BoxError, IamProof, IamProofLayer,
 };
@@ -21,3 +28,4 @@ pub use token_source::{
     AccessToken, ExchangeTokenSource, ExchangeTokenSourceBuilder, JwtBearer, JwtBearerLayer,
     TokenSourceConfigError, TokenSourceError,
 };
+pub use vault_login::VaultLogin;

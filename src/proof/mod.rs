@@ -37,7 +37,7 @@ pub(crate) use sigv4::format_amz_date;
 pub(crate) use sigv4::parse_amz_date;
 pub use token::{ProofFormat, UnknownFormat, encode_token};
 pub use vault::VAULT_AUDIENCE_HEADER;
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) use vault::is_reserved_vault_header;
 
 /// The longest signature window STS honours, and so the largest allowed maximum age.

@@ -46,7 +46,7 @@ const BODY_SHA256: &str = "ab821ae955788b0e33ebd34c208442ccfc2d406e2edc5e7a39bd6
 
 /// Whether `name` (lower-case) already has a meaning in a Vault login, and so cannot be the
 /// audience header.
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) fn is_reserved_vault_header(name: &str) -> bool {
     ALLOWED_HEADERS.contains(&name)
 }
