@@ -19,6 +19,12 @@ fi
 export IAM_AUTH_PYTHON="$PWD/.venv/bin/python"
 export PATH="$PWD/.venv/bin:$PATH"
 
+# curl: the `iam-auth curl` tests run the real one.
+if ! command -v curl >/dev/null 2>&1; then
+    echo "== curl (Debian package)"
+    apt-get update -qq && apt-get install -y -qq curl
+fi
+
 echo "== unit, integration and example tests (all features)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --all-features --no-fail-fast
@@ -30,7 +36,7 @@ echo "== doctests (README included)"
 cargo test --doc --all-features
 
 echo "== each feature compiles on its own, without warnings"
-for features in "" server client testing jwt kms metrics; do
+for features in "" server client testing jwt kms metrics aws-config cli; do
     out="$(cargo check --quiet --no-default-features --features "$features" --lib 2>&1)" || {
         echo "$out" >&2
         exit 1

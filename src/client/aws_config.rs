@@ -31,7 +31,7 @@ impl ProofSigner {
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let config = aws_config::SdkConfig::builder()
-    ///     .credentials_provider(SharedCredentialsProvider::new(Credentials::for_tests()))
+    ///     .credentials_provider(SharedCredentialsProvider::new(Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None, None, "example")))
     ///     .region(aws_config::Region::new("eu-west-1"))
     ///     .use_fips(false)
     ///     .use_dual_stack(true)

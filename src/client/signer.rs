@@ -295,7 +295,7 @@ impl ProofSigner {
 /// Builder for [`ProofSigner`].
 ///
 /// Cloning it before [`build`](Self::build) makes signers (for other audiences, say) that share
-/// one credentials provider, and so one credentials cache when it is a [`CachedCredentials`].
+/// one credentials provider, and so one credentials cache when it is a [`CachedCredentials`](super::CachedCredentials).
 #[must_use]
 #[derive(Clone)]
 pub struct ProofSignerBuilder {

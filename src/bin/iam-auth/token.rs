@@ -53,7 +53,7 @@ pub struct TokenArgs {
 pub struct ExchangeArgs {
     #[command(flatten)]
     sign: SignArgs,
-    /// The exchange's token endpoint, e.g. https://auth.example.com/token (http on loopback only).
+    /// The exchange's token endpoint, e.g. `https://auth.example.com/token` (http on loopback only).
     #[arg(long)]
     url: String,
     /// The audience of the requested JWT (default: the exchange's).
