@@ -7,6 +7,7 @@
 //! runs in its own process, so that the tests can run in parallel in one test binary.
 #![cfg(feature = "cli")]
 
+mod jwt_support;
 mod support;
 
 use std::path::PathBuf;
@@ -707,6 +708,54 @@ async fn curl_arguments_that_read_stdin_are_refused() {
 }
 
 // --- exchange ---
+
+#[tokio::test]
+async fn exchange_trades_a_proof_for_the_exchanges_jwt() {
+    use jwt_support::{JWT_AUDIENCE, PROOF_AUDIENCE, ROLE_ARN, ServedExchange};
+    use tower_iam_auth::token::{JwtAlgorithm, KeySet, SigningKey};
+    let served = ServedExchange::start(KeySet::new(
+        SigningKey::generate(JwtAlgorithm::RS256).unwrap(),
+    ))
+    .await;
+    let env = credentials_env(&served.sts.assume_role(ACCOUNT, "orders-reader", "cli"));
+    let url = format!("{}/token", served.base);
+    let run1 = run(
+        &[
+            "exchange",
+            "--audience",
+            PROOF_AUDIENCE,
+            "--url",
+            &url,
+            "-o",
+            "json",
+        ],
+        &env,
+        "",
+    )
+    .await;
+    assert_eq!(run1.code, 0, "{}", run1.stderr);
+    let jwt = run1.json()["access_token"].as_str().unwrap().to_owned();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], ROLE_ARN);
+    assert_eq!(claims["aud"], JWT_AUDIENCE);
+    assert_eq!(served.token_requests(), 1);
+
+    // A proof for another audience: the exchange refuses, and the exit code says so.
+    let run2 = run(
+        &["exchange", "--audience", "another-service", "--url", &url],
+        &env,
+        "",
+    )
+    .await;
+    assert_eq!(run2.code, 1, "{}", run2.stderr);
+    assert!(run2.stdout.is_empty());
+    assert!(run2.stderr.contains("refused"), "{}", run2.stderr);
+}
 
 #[tokio::test]
 async fn exchange_refuses_a_plain_http_url_to_a_remote_host() {
