@@ -1,8 +1,8 @@
 //! `ProofSigner::from_sdk_config`: the region, FIPS and dual-stack settings of an AWS SDK
 //! configuration choose the STS host, the layer accepts what it signs, and signers made from
 //! one configuration share one credentials cache. (The default chain itself, reading the
-//! process environment, profile files and a container endpoint, is exercised by `tests/cli.rs`,
-//! each run in its own process.)
+//! process environment, profile files, a container endpoint and EC2 instance metadata, is
+//! exercised by `tests/cli.rs`, each run in its own process.)
 #![cfg(feature = "aws-config")]
 
 mod support;

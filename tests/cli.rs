@@ -266,6 +266,79 @@ async fn token_signed_with_container_endpoint_credentials_is_accepted_by_the_lay
     );
 }
 
+/// An EC2 instance-metadata endpoint speaking IMDSv2: a session token from `PUT`, required on
+/// every `GET`; the role name, then its credentials.
+async fn imds_endpoint(credentials: Credentials) -> String {
+    use axum::routing::put;
+    const SESSION: &str = "imds-session-token";
+    let expiration = rfc3339(SystemTime::now() + Duration::from_secs(3600));
+    let with_session = |headers: &HeaderMap| {
+        headers
+            .get("x-aws-ec2-metadata-token")
+            .and_then(|v| v.to_str().ok())
+            == Some(SESSION)
+    };
+    let creds = move |headers: HeaderMap| {
+        let credentials = credentials.clone();
+        let expiration = expiration.clone();
+        async move {
+            if !with_session(&headers) {
+                return (StatusCode::UNAUTHORIZED, String::new());
+            }
+            let body = json!({
+                "Code": "Success",
+                "Type": "AWS-HMAC",
+                "AccessKeyId": credentials.access_key_id(),
+                "SecretAccessKey": credentials.secret_access_key(),
+                "Token": credentials.session_token(),
+                "Expiration": expiration,
+                "LastUpdated": expiration,
+            });
+            (StatusCode::OK, body.to_string())
+        }
+    };
+    let app = Router::new()
+        .route(
+            "/latest/api/token",
+            put(|| async { ([("x-aws-ec2-metadata-token-ttl-seconds", "21600")], SESSION) }),
+        )
+        .route(
+            "/latest/meta-data/iam/security-credentials/",
+            get(move |headers: HeaderMap| async move {
+                if with_session(&headers) {
+                    (StatusCode::OK, "instance-role")
+                } else {
+                    (StatusCode::UNAUTHORIZED, "")
+                }
+            }),
+        )
+        .route(
+            "/latest/meta-data/iam/security-credentials/instance-role",
+            get(creds),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn token_signed_with_instance_metadata_credentials_is_accepted_by_the_layer() {
+    let h = harness().await;
+    let credentials = h.sts.assume_role(ACCOUNT, "instance-role", "i-0123456789");
+    let url = imds_endpoint(credentials).await;
+    let env = with(bare_env(), "AWS_EC2_METADATA_DISABLED", "false");
+    let env = with(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", &url);
+    let env = with(env, "AWS_REGION", "us-east-1");
+    let token = token_with(&env, &[]).await;
+    let answer = call(&h.app, Some(&token)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    assert_eq!(
+        answer.json["arn"],
+        "arn:aws:iam::123456789012:role/instance-role"
+    );
+}
+
 #[tokio::test]
 async fn no_credentials_anywhere_exits_4() {
     let run = run(&["token", "--audience", AUDIENCE], &bare_env(), "").await;
