@@ -12,8 +12,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::clock::{Clock, SharedClock};
+use crate::endpoints::regional_host;
 use crate::proof::{MAX_PROOF_AGE, ProofFormat, encode_token};
-use crate::sts::endpoints::regional_host;
 
 /// A signed proof token. `Debug` does not show it: it is a bearer credential.
 #[derive(Clone)]

@@ -157,7 +157,7 @@ pub(crate) fn identity_from_aws_token(
     ) else {
         return Err("sub is not an IAM role or user ARN");
     };
-    if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+    if partition.parse::<crate::endpoints::Partition>().is_err() {
         return Err("sub has an unknown partition");
     }
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
