@@ -263,4 +263,20 @@ mod tests {
         assert_eq!(claims.nbf, Some(5));
         assert_eq!(claims.iat, None);
     }
+
+    #[test]
+    fn aws_token_subjects_of_every_partition_and_no_other() {
+        for partition in crate::endpoints::Partition::ALL {
+            let sub = format!("arn:{partition}:iam::123456789012:role/r");
+            let id = identity_from_aws_token(&sub, None).unwrap();
+            assert_eq!(id.partition, partition.as_str());
+        }
+        for partition in ["aws-iso-z", "AWS-CN", "aws-eu"] {
+            let sub = format!("arn:{partition}:iam::123456789012:role/r");
+            assert_eq!(
+                identity_from_aws_token(&sub, None).err(),
+                Some("sub has an unknown partition")
+            );
+        }
+    }
 }
