@@ -50,3 +50,8 @@ done
 
 echo "== quickstart"
 cargo run --quiet --example quickstart
+
+# A short fuzz of every parser an attacker reaches (cargo-fuzz, nightly): 20 s per target. Long
+# runs: scripts/fuzz.sh SECONDS. The soak (scripts/soak.sh) is not part of this run.
+echo "== fuzz (20 s per target)"
+bash scripts/fuzz.sh 20

@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::clock::{Clock, SharedClock};
 use crate::proof::{MAX_PROOF_AGE, ProofFormat, encode_token};
-use crate::sts::{EndpointKind, Partition, StsEndpointTable};
+use crate::endpoints::{EndpointKind, Partition, StsEndpointTable};
 
 /// A signed proof token. `Debug` does not show it: it is a bearer credential.
 #[derive(Clone)]

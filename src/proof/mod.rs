@@ -8,7 +8,7 @@
 //! use std::time::{Duration, SystemTime};
 //! use tower_iam_auth::error::ReasonCode;
 //! use tower_iam_auth::proof::ProofRules;
-//! use tower_iam_auth::sts::{Partition, StsEndpointTable};
+//! use tower_iam_auth::endpoints::{Partition, StsEndpointTable};
 //!
 //! let rules = ProofRules::new(StsEndpointTable::new(&[Partition::Aws]));
 //! let token = tower_iam_auth::proof::encode_token(
@@ -29,8 +29,8 @@ use std::fmt;
 use http::{HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime};
 
+use crate::endpoints::{StsEndpoint, StsEndpointTable};
 use crate::error::{AuthError, ReasonCode};
-use crate::sts::{StsEndpoint, StsEndpointTable};
 
 pub(crate) use sigv4::format_amz_date;
 #[cfg(feature = "testing")]

@@ -10,6 +10,7 @@ use super::service::IamAuth;
 use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, ProofCache};
 use crate::clock::{Clock, SharedClock};
+use crate::endpoints::{Partition, StsEndpointTable, UnknownRegion};
 use crate::error::{AuthError, RenderRefusal};
 use crate::policy::layer::{Admission, AdmissionError, Enforcement};
 use crate::policy::{Authorize, PolicyHandle, SourceIp};
@@ -17,8 +18,7 @@ use crate::principal::IamPrincipal;
 use crate::proof::{
     DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules, VAULT_AUDIENCE_HEADER,
 };
-use crate::sts::endpoints::UnknownRegion;
-use crate::sts::{Partition, StsClient, StsClientConfig, StsEndpointTable};
+use crate::sts::{StsClient, StsClientConfig};
 
 /// A configuration mistake found by [`IamAuthConfigBuilder::build`].
 #[non_exhaustive]
@@ -133,6 +133,7 @@ pub struct IamAuthConfigBuilder {
     audience: Option<String>,
     partitions: Vec<Partition>,
     regions: Option<Vec<String>>,
+    extra_regions: Vec<String>,
     formats: Vec<ProofFormat>,
     max_proof_age: Duration,
     max_clock_skew: Duration,
@@ -164,6 +165,7 @@ impl Default for IamAuthConfigBuilder {
             audience: None,
             partitions: vec![Partition::Aws],
             regions: None,
+            extra_regions: Vec::new(),
             formats: vec![ProofFormat::IamV1],
             max_proof_age: MAX_PROOF_AGE,
             max_clock_skew: Duration::from_secs(60),
@@ -205,6 +207,20 @@ impl IamAuthConfigBuilder {
         R: Into<String>,
     {
         self.regions = Some(regions.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accepts regions that this release may not know yet (launched by AWS after it), by name.
+    /// Each must follow the naming rule of a configured partition (`eu-west-9` for `aws`); its
+    /// STS hosts are derived by that partition's rules and matched exactly, as for a known
+    /// region. Added to the regions of [`regions`](Self::regions) when both are set. See
+    /// [`StsEndpointTable::with_extra_regions`].
+    pub fn extra_regions<I, R>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.extra_regions = regions.into_iter().map(Into::into).collect();
         self
     }
 
@@ -484,7 +500,8 @@ impl IamAuthConfigBuilder {
                 let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
                 StsEndpointTable::with_regions(&self.partitions, &regions)?
             }
-        };
+        }
+        .with_extra_regions(&self.extra_regions)?;
         let rules = ProofRules::new(endpoints)
             .with_formats(self.formats)
             .with_max_age(self.max_proof_age)
