@@ -28,7 +28,8 @@ pub struct StsClientConfig {
     pub timeout: Duration,
     /// Largest answer read. Default 64 KiB.
     pub max_response_bytes: usize,
-    /// Most STS calls in flight at once. Default 64.
+    /// Most STS calls in flight at once (at most 65 536); a call that finds none free is
+    /// refused at once with `sts.busy`. Default 64.
     pub max_concurrent_calls: usize,
     /// Whether a throttled or 5xx answer is retried once (with jitter) inside the deadline.
     /// Default true.
@@ -79,7 +80,10 @@ impl StsClient {
         };
         Ok(Self {
             http: builder.build()?,
-            slots: Arc::new(Semaphore::new(config.max_concurrent_calls.max(1))),
+            // Clamped: tokio's semaphore panics above `Semaphore::MAX_PERMITS`.
+            slots: Arc::new(Semaphore::new(
+                config.max_concurrent_calls.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             config: Arc::new(config),
         })
     }
@@ -94,8 +98,13 @@ impl StsClient {
             .checked_add(self.config.timeout)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
         let work = async {
-            let _slot = self.slots.acquire().await.map_err(|_| {
-                AuthError::new(ReasonCode::StsUnavailable).with_detail("client closed")
+            // Waiting for a slot would hold the request until the deadline while STS is slow
+            // or flooded: a busy answer at once lets the client retry elsewhere or later.
+            let _slot = self.slots.try_acquire().map_err(|_| {
+                AuthError::new(ReasonCode::StsBusy).with_detail(format!(
+                    "all {} STS call slots are busy",
+                    self.config.max_concurrent_calls
+                ))
             })?;
             record::sts_in_flight(1.0);
             let _in_flight = InFlight;
