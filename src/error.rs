@@ -137,6 +137,9 @@ reason_codes! {
     StsRedirect => "sts.redirect", SERVICE_UNAVAILABLE, "STS answered with a redirect; retry later";
     /// STS answered 200 with something that is not one well-formed GetCallerIdentity result.
     StsBadResponse => "sts.bad_response", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
+    /// STS answered with an ARN of another partition than the endpoint's (`aws-cn` from an
+    /// `aws` endpoint...): not an answer STS gives, so it is not believed.
+    StsPartitionMismatch => "sts.partition_mismatch", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
     /// A Vault-format login body is not the expected JSON object.
     ProofVaultBody => "proof.vault_body", UNAUTHORIZED, "login body is not a valid Vault IAM login";
     /// A Vault-format login's `iam_request_headers` is malformed.
@@ -145,6 +148,8 @@ reason_codes! {
     PrincipalKindRefused => "principal.kind_refused", FORBIDDEN, "principal kind is not allowed";
     /// The bearer token is neither a proof nor a token this layer is configured to verify.
     TokenNotAccepted => "token.not_accepted", UNAUTHORIZED, "token type not accepted here";
+    /// The JWT is longer than the verifier's cap.
+    JwtTooLarge => "jwt.too_large", UNAUTHORIZED, "token too large";
     /// The JWT is not a well-formed compact JWS.
     JwtMalformed => "jwt.malformed", UNAUTHORIZED, "token is not a well-formed JWT";
     /// The JWT's `alg` is not the algorithm pinned for its key (or is `none`/HMAC).

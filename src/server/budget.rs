@@ -340,9 +340,12 @@ fn rate_limited(wait: Duration, which: &str) -> AuthError {
 
 /// Whole seconds to wait, at least one.
 pub(crate) fn retry_after_secs(wait: Duration) -> u32 {
-    u32::try_from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-        .unwrap_or(u32::MAX)
-        .max(1)
+    u32::try_from(
+        wait.as_secs()
+            .saturating_add(u64::from(wait.subsec_nanos() > 0)),
+    )
+    .unwrap_or(u32::MAX)
+    .max(1)
 }
 
 #[cfg(test)]

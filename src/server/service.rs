@@ -213,6 +213,8 @@ pub(crate) async fn verify_vault_login(
     client: Option<IpAddr>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
+    // Capped before the cache lookup hashes it.
+    config.rules.check_vault_body_size(body)?;
     verify_cached(shared, &shared.vault_cache, body, client, || {
         config.rules.validate_vault_login(
             body,

@@ -18,6 +18,7 @@ use crate::capped_body::CappedBodyError;
 use crate::error::{AuthError, ReasonCode};
 use crate::metrics::record;
 use crate::proof::{GET_CALLER_IDENTITY_BODY, Replay, ValidatedProof};
+use crate::sts::Partition;
 
 /// Timeouts, limits and routing of STS calls.
 #[derive(Clone, Debug)]
@@ -232,14 +233,39 @@ impl StsClient {
         }
         let body = read_capped(response, self.config.max_response_bytes).await?;
         if status == StatusCode::OK {
-            return response::parse_get_caller_identity(&body).map_err(|e| {
+            let identity = response::parse_get_caller_identity(&body).map_err(|e| {
                 Attempt::Final(
                     AuthError::new(ReasonCode::StsBadResponse).with_detail(e.to_string()),
                 )
-            });
+            })?;
+            return check_partition(identity, proof.endpoint().partition()).map_err(Attempt::Final);
         }
         Err(classify_failure(status, &body))
     }
+}
+
+/// Refuses an identity whose ARN names another partition than the endpoint that answered: STS
+/// in `aws` never speaks for an `aws-cn` or `aws-us-gov` principal, so such an answer comes
+/// from something else than STS (a proxy, a misrouted emulator) and is not believed.
+fn check_partition(
+    identity: CallerIdentity,
+    endpoint: Partition,
+) -> Result<CallerIdentity, AuthError> {
+    let named = identity
+        .arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(partition, _)| partition);
+    if named == Some(endpoint.as_str()) {
+        return Ok(identity);
+    }
+    Err(
+        AuthError::new(ReasonCode::StsPartitionMismatch).with_detail(format!(
+            "an {} endpoint answered with an ARN of partition {:?}",
+            endpoint.as_str(),
+            named.unwrap_or_default()
+        )),
+    )
 }
 
 /// Counts an STS verification as in flight until dropped (finished, failed or cancelled).
@@ -316,6 +342,34 @@ mod tests {
         match attempt {
             Attempt::Retryable(e) => (e.reason(), true),
             Attempt::Final(e) => (e.reason(), false),
+        }
+    }
+
+    fn identity(arn: &str) -> CallerIdentity {
+        CallerIdentity {
+            arn: arn.to_owned(),
+            account: "123456789012".to_owned(),
+            user_id: "AIDAEXAMPLE".to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_arn_of_another_partition_than_the_endpoint_is_refused() {
+        let aws = "arn:aws:iam::123456789012:user/alice";
+        assert!(check_partition(identity(aws), Partition::Aws).is_ok());
+        for (arn, endpoint) in [
+            (aws, Partition::AwsCn),
+            (aws, Partition::AwsUsGov),
+            ("arn:aws-cn:iam::123456789012:user/alice", Partition::Aws),
+            (
+                "arn:aws-us-gov:iam::123456789012:user/alice",
+                Partition::Aws,
+            ),
+            ("arn:awsx:iam::123456789012:user/alice", Partition::Aws),
+            ("arn:", Partition::Aws),
+        ] {
+            let refused = check_partition(identity(arn), endpoint).unwrap_err();
+            assert_eq!(refused.reason(), ReasonCode::StsPartitionMismatch, "{arn}");
         }
     }
 
