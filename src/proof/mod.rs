@@ -239,7 +239,9 @@ impl ProofRules {
         let expires = match optional("X-Amz-Expires") {
             None => None,
             Some(v) => {
-                let secs = (v.len() <= 3 && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                // Canonical digits only: `060` or `0060` would be a second spelling of `60`.
+                let canonical = !v.is_empty() && v.len() <= 3 && !v.starts_with('0');
+                let secs = (canonical && v.bytes().all(|b| b.is_ascii_digit()))
                     .then(|| v.parse::<u64>().ok())
                     .flatten()
                     .filter(|s| (1..=900).contains(s))
