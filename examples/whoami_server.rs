@@ -9,6 +9,7 @@
 //! | `IAM_AUTH_FORMATS` | comma list of `iam-v1`, `k8s-aws-v1`; default `iam-v1` |
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins, default `X-Vault-AWS-IAM-Server-ID` |
+//! | `IAM_AUTH_CACHE_MAX_ENTRIES` | verified proofs kept in the cache, default 10 000 |
 //! | `IAM_AUTH_LOG` | log level on stderr, default `info` |
 //!
 //! Routes: `GET /healthz` and `GET /metrics` (no auth; Prometheus text format, filled with the

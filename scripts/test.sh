@@ -33,6 +33,12 @@ if ! cmp -s "$js/package-lock.json" "$js/node_modules/.package-lock.json.install
     cp "$js/package-lock.json" "$js/node_modules/.package-lock.json.installed"
 fi
 
+# curl: the `iam-auth curl` tests run the real one.
+if ! command -v curl >/dev/null 2>&1; then
+    echo "== curl (Debian package)"
+    apt-get update -qq && apt-get install -y -qq curl
+fi
+
 echo "== unit, integration and example tests (all features)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --all-features --no-fail-fast
@@ -44,7 +50,7 @@ echo "== doctests (README included)"
 cargo test --doc --all-features
 
 echo "== each feature compiles on its own, without warnings"
-for features in "" server client testing jwt kms metrics reqwest-middleware; do
+for features in "" server client testing jwt kms metrics aws-config cli reqwest-middleware; do
     out="$(cargo check --quiet --no-default-features --features "$features" --lib 2>&1)" || {
         echo "$out" >&2
         exit 1
@@ -58,3 +64,8 @@ done
 
 echo "== quickstart"
 cargo run --quiet --example quickstart
+
+# A short fuzz of every parser an attacker reaches (cargo-fuzz, nightly): 20 s per target. Long
+# runs: scripts/fuzz.sh SECONDS. The soak (scripts/soak.sh) is not part of this run.
+echo "== fuzz (20 s per target)"
+bash scripts/fuzz.sh 20

@@ -130,10 +130,20 @@ reason_codes! {
     StsUnavailable => "sts.unavailable", SERVICE_UNAVAILABLE, "STS is unavailable; retry later";
     /// STS did not answer within the deadline.
     StsTimeout => "sts.timeout", SERVICE_UNAVAILABLE, "STS did not answer in time; retry later";
+    /// This client, access key id or server has spent its budget of STS calls (cache misses);
+    /// `Retry-After` says when the next one is available.
+    StsRateLimited => "sts.rate_limited", TOO_MANY_REQUESTS, "too many new proofs; retry later";
+    /// The token exchange's budget of new tokens for this principal is spent.
+    ExchangeRateLimited => "exchange.rate_limited", TOO_MANY_REQUESTS, "too many new tokens for this principal; retry later";
+    /// Every STS call slot is busy: refused at once rather than held until the deadline.
+    StsBusy => "sts.busy", SERVICE_UNAVAILABLE, "too many STS calls in flight; retry later";
     /// STS answered with a redirect, which is never followed.
     StsRedirect => "sts.redirect", SERVICE_UNAVAILABLE, "STS answered with a redirect; retry later";
     /// STS answered 200 with something that is not one well-formed GetCallerIdentity result.
     StsBadResponse => "sts.bad_response", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
+    /// STS answered with an ARN of another partition than the endpoint's (`aws-cn` from an
+    /// `aws` endpoint...): not an answer STS gives, so it is not believed.
+    StsPartitionMismatch => "sts.partition_mismatch", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
     /// A Vault-format login body is not the expected JSON object.
     ProofVaultBody => "proof.vault_body", UNAUTHORIZED, "login body is not a valid Vault IAM login";
     /// A Vault-format login's `iam_request_headers` is malformed.
@@ -142,6 +152,8 @@ reason_codes! {
     PrincipalKindRefused => "principal.kind_refused", FORBIDDEN, "principal kind is not allowed";
     /// The bearer token is neither a proof nor a token this layer is configured to verify.
     TokenNotAccepted => "token.not_accepted", UNAUTHORIZED, "token type not accepted here";
+    /// The JWT is longer than the verifier's cap.
+    JwtTooLarge => "jwt.too_large", UNAUTHORIZED, "token too large";
     /// The JWT is not a well-formed compact JWS.
     JwtMalformed => "jwt.malformed", UNAUTHORIZED, "token is not a well-formed JWT";
     /// The JWT's `alg` is not the algorithm pinned for its key (or is `none`/HMAC).
@@ -201,12 +213,10 @@ impl AuthError {
             reason,
             message: Cow::Borrowed(reason.message()),
             detail: Cow::Borrowed(""),
-            retry_after_secs: match reason.status() {
-                StatusCode::SERVICE_UNAVAILABLE => Some(if reason == ReasonCode::StsThrottled {
-                    2
-                } else {
-                    5
-                }),
+            retry_after_secs: match reason {
+                ReasonCode::StsThrottled => Some(2),
+                ReasonCode::StsBusy | ReasonCode::StsRateLimited => Some(1),
+                _ if reason.status() == StatusCode::SERVICE_UNAVAILABLE => Some(5),
                 _ => None,
             },
         }
@@ -230,6 +240,12 @@ impl AuthError {
             }
             Cow::Owned(clean)
         };
+        self
+    }
+
+    /// Sets `Retry-After` (for `429` and `503` refusals).
+    pub fn with_retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
         self
     }
 
@@ -259,7 +275,7 @@ impl AuthError {
         &self.detail
     }
 
-    /// `Retry-After` seconds for `503` refusals.
+    /// `Retry-After` seconds for `429` and `503` refusals.
     pub fn retry_after_secs(&self) -> Option<u32> {
         self.retry_after_secs
     }
@@ -281,6 +297,7 @@ impl AuthError {
         let status = self.status();
         let error = self.bearer_error().unwrap_or(match status {
             StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
             _ => "unauthorized",
         });
         let body = serde_json::json!({

@@ -11,7 +11,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tower_iam_auth::client::IamProofLayer;
+use tower_iam_auth::client::{IamProofLayer, ProofSigner};
 use tower_iam_auth::testing::LocalSts;
 
 async fn server(sts: &LocalSts) -> RunningExample {
@@ -33,6 +33,16 @@ async fn channel(server: &RunningExample) -> Channel {
         .expect("connects")
 }
 
+/// tonic hands the layers above a `Channel` relative URIs (the channel adds its one origin), so
+/// the layer attaches to those, and to the server's origin.
+fn proof_layer(signer: ProofSigner, server: &RunningExample) -> IamProofLayer {
+    IamProofLayer::builder(signer)
+        .origin(server.base.clone())
+        .attach_to_relative_uris(true)
+        .build()
+        .expect("a loopback origin")
+}
+
 fn check() -> HealthCheckRequest {
     HealthCheckRequest {
         service: String::new(),
@@ -45,7 +55,7 @@ async fn tonic_client_with_iam_proof_layer_gets_serving() {
     let server = server(&sts).await;
     let signer = signer(sts.assume_role(ACCOUNT, "deployer", "grpc"));
     let channel = tower::ServiceBuilder::new()
-        .layer(IamProofLayer::new(signer))
+        .layer(proof_layer(signer, &server))
         .service(channel(&server).await);
     let mut client = HealthClient::new(channel);
 
@@ -101,7 +111,7 @@ async fn tonic_client_of_an_account_not_let_in_sees_permission_denied() {
     let server = server(&sts).await;
     let signer = signer(sts.create_user("210987654321", "stranger"));
     let channel = tower::ServiceBuilder::new()
-        .layer(IamProofLayer::new(signer))
+        .layer(proof_layer(signer, &server))
         .service(channel(&server).await);
     let mut client = HealthClient::new(channel);
 

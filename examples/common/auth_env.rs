@@ -118,7 +118,8 @@ impl Admission {
     }
 }
 
-/// The proof settings every example server reads: formats, STS override, Vault header.
+/// The proof settings every example server reads: formats, STS override, Vault header, cache
+/// size.
 pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
     let formats = var("IAM_AUTH_FORMATS")
         .unwrap_or_else(|| "iam-v1".to_owned())
@@ -135,6 +136,12 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
     }
     if let Some(header) = var("IAM_AUTH_VAULT_AUDIENCE_HEADER") {
         config = config.vault_audience_header(header);
+    }
+    if let Some(entries) = var("IAM_AUTH_CACHE_MAX_ENTRIES") {
+        let entries = entries
+            .parse()
+            .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_CACHE_MAX_ENTRIES: {e}")));
+        config = config.cache_max_entries(entries);
     }
     config
 }

@@ -69,7 +69,7 @@ impl SourceIp {
 
 impl SourceIpFrom {
     /// The client address of a request, or a `400` when a trusted proxy's header is ambiguous.
-    fn read<B>(&self, request: &Request<B>) -> Result<Option<IpAddr>, AuthError> {
+    pub(crate) fn read<B>(&self, request: &Request<B>) -> Result<Option<IpAddr>, AuthError> {
         let peer = request
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()

@@ -6,19 +6,20 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 
+use super::budget::{Rate, RateError, StsBudget, StsBudgetConfig};
 use super::service::IamAuth;
 use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, ProofCache};
 use crate::clock::{Clock, SharedClock};
+use crate::endpoints::{Partition, StsEndpointTable, UnknownRegion};
 use crate::error::{AuthError, RenderRefusal};
-use crate::policy::layer::{Admission, AdmissionError, Enforcement};
+use crate::policy::layer::{Admission, AdmissionError, Enforcement, SourceIpFrom};
 use crate::policy::{Authorize, PolicyHandle, SourceIp};
 use crate::principal::IamPrincipal;
 use crate::proof::{
     DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules, VAULT_AUDIENCE_HEADER,
 };
-use crate::sts::endpoints::UnknownRegion;
-use crate::sts::{Partition, StsClient, StsClientConfig, StsEndpointTable};
+use crate::sts::{StsClient, StsClientConfig};
 
 /// A configuration mistake found by [`IamAuthConfigBuilder::build`].
 #[non_exhaustive]
@@ -48,6 +49,9 @@ pub enum ConfigError {
     /// A timeout or limit is zero.
     #[error("{0} must not be zero")]
     Zero(&'static str),
+    /// A count is above its maximum.
+    #[error("{0} must be at most {1}")]
+    TooMany(&'static str, usize),
     /// A duration is above its maximum.
     #[error("{0} must be at most {1:?}")]
     TooLong(&'static str, Duration),
@@ -76,6 +80,9 @@ pub enum ConfigError {
     Authorization(String),
 }
 
+/// The most concurrent STS calls that can be configured (tokio's semaphore has a limit).
+const MAX_CONCURRENT_STS_CALLS: usize = 65_536;
+
 /// Configuration of [`IamAuthLayer`], built and checked by [`IamAuthConfig::builder`].
 #[derive(Clone)]
 pub struct IamAuthConfig {
@@ -95,6 +102,9 @@ pub struct IamAuthConfig {
     pub(crate) allow_anonymous: bool,
     pub(crate) renderer: Option<Arc<dyn RenderRefusal>>,
     pub(crate) trace_principal: bool,
+    pub(crate) sts_budget: StsBudgetConfig,
+    pub(crate) client_ip: SourceIpFrom,
+    pub(crate) strip_authorization: bool,
 }
 
 impl IamAuthConfig {
@@ -134,6 +144,7 @@ pub struct IamAuthConfigBuilder {
     audience: Option<String>,
     partitions: Vec<Partition>,
     regions: Option<Vec<String>>,
+    extra_regions: Vec<String>,
     formats: Vec<ProofFormat>,
     max_proof_age: Duration,
     max_clock_skew: Duration,
@@ -151,6 +162,8 @@ pub struct IamAuthConfigBuilder {
     admission: Admission,
     renderer: Option<Arc<dyn RenderRefusal>>,
     trace_principal: bool,
+    sts_budget: StsBudgetConfig,
+    strip_authorization: bool,
 }
 
 impl std::fmt::Debug for IamAuthConfigBuilder {
@@ -167,6 +180,7 @@ impl Default for IamAuthConfigBuilder {
             audience: None,
             partitions: vec![Partition::Aws],
             regions: None,
+            extra_regions: Vec::new(),
             formats: vec![ProofFormat::IamV1],
             max_proof_age: MAX_PROOF_AGE,
             max_clock_skew: Duration::from_secs(60),
@@ -184,6 +198,8 @@ impl Default for IamAuthConfigBuilder {
             admission: Admission::default(),
             renderer: None,
             trace_principal: false,
+            sts_budget: StsBudgetConfig::default(),
+            strip_authorization: false,
         }
     }
 }
@@ -210,6 +226,20 @@ impl IamAuthConfigBuilder {
         R: Into<String>,
     {
         self.regions = Some(regions.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accepts regions that this release may not know yet (launched by AWS after it), by name.
+    /// Each must follow the naming rule of a configured partition (`eu-west-9` for `aws`); its
+    /// STS hosts are derived by that partition's rules and matched exactly, as for a known
+    /// region. Added to the regions of [`regions`](Self::regions) when both are set. See
+    /// [`StsEndpointTable::with_extra_regions`].
+    pub fn extra_regions<I, R>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.extra_regions = regions.into_iter().map(Into::into).collect();
         self
     }
 
@@ -267,9 +297,45 @@ impl IamAuthConfigBuilder {
         self
     }
 
-    /// The most concurrent STS calls. Default 64.
+    /// The most concurrent STS calls, at most 65 536. Default 64. A verification that finds
+    /// every slot busy is refused at once (`503 sts.busy` with `Retry-After`) rather than
+    /// waiting for one.
     pub fn sts_max_concurrent_calls(mut self, calls: usize) -> Self {
         self.sts.max_concurrent_calls = calls;
+        self
+    }
+
+    /// At most `calls` STS calls per `per` for proofs from one client address (IPv6: one `/64`),
+    /// in a bucket that refills evenly. Only cache misses spend it: a cached token is never
+    /// limited. Over budget: `429 sts.rate_limited` with `Retry-After`. The address is the
+    /// socket peer (serve with `into_make_service_with_connect_info::<SocketAddr>()`), or the
+    /// [`source_ip`](Self::source_ip) header of a trusted proxy; without either the address is
+    /// unknown and only the other two budgets apply. Default: 100 per 10 seconds.
+    pub fn sts_budget_per_client(mut self, calls: u32, per: Duration) -> Self {
+        self.sts_budget.per_client = Rate::new(calls, per);
+        self
+    }
+
+    /// At most `calls` STS calls per `per` for proofs signed with one access key id (as the
+    /// proof's credential scope names it). Default: 50 per 10 seconds.
+    pub fn sts_budget_per_access_key(mut self, calls: u32, per: Duration) -> Self {
+        self.sts_budget.per_access_key = Rate::new(calls, per);
+        self
+    }
+
+    /// At most `calls` STS calls per `per` for this layer as a whole, whoever asks: keep it
+    /// below your account's STS request quota. Default: 100 per second.
+    pub fn sts_budget_overall(mut self, calls: u32, per: Duration) -> Self {
+        self.sts_budget.overall = Rate::new(calls, per);
+        self
+    }
+
+    /// Removes the token header (`Authorization` unless [`token_header`](Self::token_header) says
+    /// otherwise) from requests it lets through, so that the inner
+    /// service never sees the credential (it could replay a proof to another service of the
+    /// same audience within its window). Default: off (the header is kept, marked sensitive).
+    pub fn strip_authorization(mut self, strip: bool) -> Self {
+        self.strip_authorization = strip;
         self
     }
 
@@ -473,6 +539,25 @@ impl IamAuthConfigBuilder {
                 return Err(ConfigError::Zero(name));
             }
         }
+        for (name, rate) in [
+            ("sts_budget_per_client", &self.sts_budget.per_client),
+            ("sts_budget_per_access_key", &self.sts_budget.per_access_key),
+            ("sts_budget_overall", &self.sts_budget.overall),
+        ] {
+            match rate.check() {
+                Ok(()) => {}
+                Err(RateError::Zero) => return Err(ConfigError::Zero(name)),
+                Err(RateError::TooLong) => {
+                    return Err(ConfigError::TooLong(name, Rate::MAX_PERIOD));
+                }
+            }
+        }
+        if self.sts.max_concurrent_calls > MAX_CONCURRENT_STS_CALLS {
+            return Err(ConfigError::TooMany(
+                "sts_max_concurrent_calls",
+                MAX_CONCURRENT_STS_CALLS,
+            ));
+        }
         if self.sts.timeout > Duration::from_secs(60) {
             return Err(ConfigError::TooLong("sts_timeout", Duration::from_secs(60)));
         }
@@ -495,6 +580,13 @@ impl IamAuthConfigBuilder {
         let token_header =
             HeaderName::from_bytes(self.token_header.to_ascii_lowercase().as_bytes())
                 .map_err(|_| ConfigError::InvalidHeaderName(self.token_header.clone()))?;
+        let client_ip = self
+            .admission
+            .source_ip
+            .clone()
+            .unwrap_or(SourceIp::SocketPeer)
+            .parse()
+            .map_err(ConfigError::Authorization)?;
         let enforcement = self
             .admission
             .enforcement(&self.clock)
@@ -509,7 +601,8 @@ impl IamAuthConfigBuilder {
                 let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
                 StsEndpointTable::with_regions(&self.partitions, &regions)?
             }
-        };
+        }
+        .with_extra_regions(&self.extra_regions)?;
         let rules = ProofRules::new(endpoints)
             .with_formats(self.formats)
             .with_max_age(self.max_proof_age)
@@ -532,6 +625,9 @@ impl IamAuthConfigBuilder {
             allow_anonymous: self.admission.allow_anonymous,
             renderer: self.renderer,
             trace_principal: self.trace_principal,
+            sts_budget: self.sts_budget,
+            client_ip,
+            strip_authorization: self.strip_authorization,
         })
     }
 }
@@ -543,6 +639,8 @@ pub(crate) struct Shared {
     pub(crate) cache: ProofCache,
     /// Vault-format logins live apart from bearer tokens: a hit in one never serves the other.
     pub(crate) vault_cache: ProofCache,
+    /// What cache misses may spend on STS calls.
+    pub(crate) budget: StsBudget,
 }
 
 /// A Tower layer that authenticates every request by its caller's IAM identity.
@@ -569,12 +667,14 @@ impl IamAuthLayer {
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let cache = ProofCache::new(config.cache.clone(), config.clock.clone());
         let vault_cache = ProofCache::new(config.cache.clone(), config.clock.clone());
+        let budget = StsBudget::new(&config.sts_budget);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 sts,
                 cache,
                 vault_cache,
+                budget,
             }),
         })
     }
@@ -590,10 +690,19 @@ impl IamAuthLayer {
     /// This authenticates only: the allowed accounts and the policy decide about a *request*,
     /// so call [`authorize`](Self::authorize) with the request before acting for the caller.
     pub async fn verify_token(&self, token: &str) -> Result<IamPrincipal, AuthError> {
+        self.verify_token_from(token, None).await
+    }
+
+    /// [`verify_token`](Self::verify_token) for a caller at `client`, charged to its STS budget.
+    pub(crate) async fn verify_token_from(
+        &self,
+        token: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<IamPrincipal, AuthError> {
         if token.len() > self.shared.config.rules.max_token_bytes() {
             return Err(crate::error::ReasonCode::ProofTooLarge.into());
         }
-        super::service::verify_bearer(&self.shared, token.as_bytes())
+        super::service::verify_bearer(&self.shared, token.as_bytes(), client)
             .await
             .map(|(principal, _)| principal)
     }
@@ -603,7 +712,16 @@ impl IamAuthLayer {
     ///
     /// This authenticates only: call [`authorize`](Self::authorize) with the login request.
     pub async fn verify_vault_login(&self, body: &[u8]) -> Result<IamPrincipal, AuthError> {
-        super::service::verify_vault_login(&self.shared, body).await
+        self.verify_vault_login_from(body, None).await
+    }
+
+    /// [`verify_vault_login`](Self::verify_vault_login) for a caller at `client`.
+    pub(crate) async fn verify_vault_login_from(
+        &self,
+        body: &[u8],
+        client: Option<std::net::IpAddr>,
+    ) -> Result<IamPrincipal, AuthError> {
+        super::service::verify_vault_login(&self.shared, body, client).await
     }
 
     /// Decides `request` for a `principal` verified by [`verify_token`](Self::verify_token) or
@@ -623,6 +741,19 @@ impl IamAuthLayer {
             ),
             None => Ok(()),
         }
+    }
+
+    /// The client address of a request, as the layer reads it for STS budgets.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn client_address(
+        &self,
+        headers: &http::HeaderMap,
+        extensions: http::Extensions,
+    ) -> Option<std::net::IpAddr> {
+        let mut request = http::Request::new(());
+        *request.headers_mut() = headers.clone();
+        *request.extensions_mut() = extensions;
+        self.shared.config.client_ip.read(&request).ok().flatten()
     }
 
     /// The verified-proof cache shared by this layer's services.

@@ -40,6 +40,7 @@
 //!
 //! [`IamPrincipal`]: crate::principal::IamPrincipal
 
+pub(crate) mod budget;
 mod future;
 mod layer;
 mod service;

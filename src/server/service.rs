@@ -1,5 +1,6 @@
 //! [`IamAuth`], the service made by [`IamAuthLayer`](super::IamAuthLayer).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -71,7 +72,10 @@ where
                 reason = tracing::field::Empty,
                 principal = tracing::field::Empty,
             );
-            let authenticated = authenticate_request(&shared, request.headers())
+            // The client address only sets its STS budget; a forwarding header that a trusted
+            // proxy got wrong leaves it unknown (key and overall budgets still apply).
+            let client = shared.config.client_ip.read(&request).ok().flatten();
+            let authenticated = authenticate_request(&shared, request.headers(), client)
                 .instrument(span.clone())
                 .await;
             let outcome = span.in_scope(|| enforce(&shared, &request, authenticated));
@@ -95,9 +99,12 @@ where
                         request.extensions_mut().insert(method);
                     }
                     // Verified or not, the credential is not for the logs of the layers inside
-                    // (tower-http's TraceLayer, axum's debug output...).
+                    // (tower-http's TraceLayer, axum's debug output...), nor, if asked, for the
+                    // inner service at all.
                     let token_header = &shared.config.token_header;
-                    if let Some(value) = request.headers_mut().get_mut(token_header) {
+                    if shared.config.strip_authorization {
+                        request.headers_mut().remove(token_header);
+                    } else if let Some(value) = request.headers_mut().get_mut(token_header) {
                         value.set_sensitive(true);
                     }
                     drop(span);
@@ -121,6 +128,7 @@ where
 async fn authenticate_request(
     shared: &Shared,
     headers: &http::HeaderMap,
+    client: Option<IpAddr>,
 ) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
     let mut values = headers.get_all(&shared.config.token_header).iter();
     match (values.next(), values.next()) {
@@ -130,7 +138,7 @@ async fn authenticate_request(
                 .with_detail("more than one token header"))
         }
         (None, _) if shared.config.allow_anonymous => Ok(None),
-        (first, _) => authenticate(shared, first).await.map(Some),
+        (first, _) => authenticate(shared, first, client).await.map(Some),
     }
 }
 
@@ -164,6 +172,7 @@ fn log_refusal(error: &AuthError) {
 pub(crate) async fn authenticate(
     shared: &Shared,
     header: Option<&HeaderValue>,
+    client: Option<IpAddr>,
 ) -> Result<(IamPrincipal, AuthMethod), AuthError> {
     let config = &shared.config;
     let token = bearer_token(
@@ -171,14 +180,15 @@ pub(crate) async fn authenticate(
         config.rules.max_token_bytes(),
         config.require_bearer,
     )?;
-    verify_bearer(shared, token).await
+    verify_bearer(shared, token, client).await
 }
 
 /// Verifies a bearer token: a proof (through the cache), or a token for the configured
-/// [`TokenVerifier`](super::TokenVerifier).
+/// [`TokenVerifier`](super::TokenVerifier). `client` is the caller's address, for its STS budget.
 pub(crate) async fn verify_bearer(
     shared: &Shared,
     token: &[u8],
+    client: Option<IpAddr>,
 ) -> Result<(IamPrincipal, AuthMethod), AuthError> {
     let config = &shared.config;
     let format = ProofFormat::ALL
@@ -196,7 +206,7 @@ pub(crate) async fn verify_bearer(
         return Err(AuthError::new(ReasonCode::TokenNotAccepted)
             .with_detail("proofs are not accepted by this layer"));
     }
-    let principal = verify_cached(shared, &shared.cache, token, || {
+    let principal = verify_cached(shared, &shared.cache, token, client, || {
         config.rules.validate(b64token(token)?, config.clock.now())
     })
     .await?;
@@ -207,9 +217,12 @@ pub(crate) async fn verify_bearer(
 pub(crate) async fn verify_vault_login(
     shared: &Shared,
     body: &[u8],
+    client: Option<IpAddr>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
-    verify_cached(shared, &shared.vault_cache, body, || {
+    // Capped before the cache lookup hashes it.
+    config.rules.check_vault_body_size(body)?;
+    verify_cached(shared, &shared.vault_cache, body, client, || {
         config.rules.validate_vault_login(
             body,
             &config.vault_audience_header,
@@ -220,12 +233,14 @@ pub(crate) async fn verify_vault_login(
     .await
 }
 
-/// The cache, then local validation, then STS. A hit needs no further checks: only proofs that
-/// passed every check are cached, and the lookup compares every byte of `key`.
+/// The cache, then local validation, then the STS budget, then STS. A hit needs no further
+/// checks (only proofs that passed every check are cached, and the lookup compares every byte of
+/// `key`) and spends no budget.
 async fn verify_cached(
     shared: &Shared,
     cache: &ProofCache,
     key: &[u8],
+    client: Option<IpAddr>,
     validate: impl FnOnce() -> Result<ValidatedProof, AuthError>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
@@ -238,6 +253,8 @@ async fn verify_cached(
         Lookup::Miss => {
             let proof = validate()?;
             let verify = async {
+                // Spent by the request that calls STS, not by those that wait on its answer.
+                shared.budget.spend(client, proof.access_key_id())?;
                 let identity = shared
                     .sts
                     .get_caller_identity(&proof, &config.audience)
