@@ -11,6 +11,7 @@
 //! | `IAM_AUTH_ISSUER` | `iss` of issued tokens and base of the discovery document, default `http://<bound address>` |
 //! | `IAM_AUTH_JWT_AUDIENCE` | default audience of issued tokens, and the one `/whoami` accepts; default `IAM_AUTH_AUDIENCE` |
 //! | `IAM_AUTH_KEY_FILE` | PEM private key (RSA: RS256, P-256: ES256, Ed25519: EdDSA); default an ephemeral RS256 key |
+//! | `IAM_AUTH_KMS_KEY_ID` | sign with this AWS KMS key instead (key id, key ARN, alias name or alias ARN; RSA: RS256, P-256: ES256); needs the `kms` feature. The KMS client takes credentials, region and endpoint from the AWS SDK's usual environment (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL_KMS`, profiles...) |
 //! | `IAM_AUTH_TOKEN_TTL` | lifetime of issued tokens in seconds, default 900 |
 //! | `IAM_AUTH_LOG` | log level on stderr, default `info` |
 //!
@@ -58,6 +59,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         None => Duration::from_secs(900),
     };
     let key = match env("IAM_AUTH_KEY_FILE") {
+        Some(_) if env("IAM_AUTH_KMS_KEY_ID").is_some() => {
+            auth_env::exit_with("set IAM_AUTH_KEY_FILE or IAM_AUTH_KMS_KEY_ID, not both")
+        }
+        None if env("IAM_AUTH_KMS_KEY_ID").is_some() => kms_key().await?,
         Some(path) => SigningKey::from_pem(&std::fs::read(&path)?)
             .map_err(|e| format!("IAM_AUTH_KEY_FILE {path}: {e}"))?,
         None => {
@@ -127,4 +132,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// The `IAM_AUTH_KMS_KEY_ID` key, through a KMS client configured as the AWS SDK does it.
+#[cfg(feature = "kms")]
+async fn kms_key() -> Result<SigningKey, Box<dyn Error>> {
+    let key_id = env("IAM_AUTH_KMS_KEY_ID").unwrap_or_default();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let key = SigningKey::from_kms(aws_sdk_kms::Client::new(&sdk), &key_id)
+        .await
+        .map_err(|e| format!("IAM_AUTH_KMS_KEY_ID {key_id}: {e}"))?;
+    eprintln!(
+        "signing with KMS key {key_id} ({}, kid {})",
+        key.algorithm(),
+        key.kid()
+    );
+    Ok(key)
+}
+
+#[cfg(not(feature = "kms"))]
+async fn kms_key() -> Result<SigningKey, Box<dyn Error>> {
+    auth_env::exit_with("IAM_AUTH_KMS_KEY_ID needs the kms feature: cargo run --features kms ...")
 }

@@ -57,7 +57,12 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         .build()?;
     let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let mut client = ServiceBuilder::new()
-        .layer(IamProofLayer::new(signer.clone()))
+        // The proof goes to this service's origin only, never to another host or a redirect.
+        .layer(
+            IamProofLayer::builder(signer.clone())
+                .origin(&base)
+                .build()?,
+        )
         .service(http);
 
     let (status, body) = get_json(&mut client, &format!("{base}/whoami")).await?;

@@ -11,6 +11,7 @@
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins, default `X-Vault-AWS-IAM-Server-ID` |
 //! | `IAM_AUTH_REDIS_URL`, `IAM_AUTH_CACHE_SECRET_FILE` | share verified proofs with other replicas (feature `redis`): see `examples/common/auth_env.rs` |
 //! | `IAM_AUTH_TRUSTED_ISSUER` | with feature `jwt`: also accept JWTs of this `TokenExchange` issuer (keys from `{issuer}/.well-known/jwks.json`), for audience `IAM_AUTH_JWT_AUDIENCE` (default: `IAM_AUTH_AUDIENCE`) |
+//! | `IAM_AUTH_CACHE_MAX_ENTRIES` | verified proofs kept in the cache, default 10 000 |
 //! | `IAM_AUTH_LOG` | log level on stderr, default `info` |
 //!
 //! Routes: `GET /healthz` and `GET /metrics` (no auth; Prometheus text format, filled with the
@@ -35,25 +36,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use http::Method;
-use tower_iam_auth::policy::PolicyOptions;
 use tower_iam_auth::principal::IamPrincipal;
-use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
+use tower_iam_auth::server::IamAuthLayer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     auth_env::init_logging();
     let metrics = auth_env::metrics_route();
     let listen = auth_env::var("IAM_AUTH_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let audience = auth_env::var("IAM_AUTH_AUDIENCE")
-        .unwrap_or_else(|| auth_env::exit_with("IAM_AUTH_AUDIENCE is required"));
-    let admission = auth_env::Admission::from_env(PolicyOptions::new());
-    let config = auth_env::proof_settings(IamAuthConfig::builder().audience(&audience));
-    let config = trusted_issuer(config, &audience);
-    let config = admission
-        .apply(config)
-        .build()
-        .unwrap_or_else(|e| auth_env::exit_with(e));
-    let layer = IamAuthLayer::new(config);
+    let layer = IamAuthLayer::new(auth_env::service_config_with(trusted_issuer));
     let verifier = layer.clone();
 
     let app =

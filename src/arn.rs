@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::endpoints::Partition;
+
 /// What kind of IAM principal an identity is.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,7 +52,7 @@ pub enum ArnError {
     /// Not `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
     #[error("not an ARN")]
     Malformed,
-    /// The partition is not aws, aws-cn or aws-us-gov.
+    /// The partition is not one of [`Partition::ALL`].
     #[error("unknown partition")]
     UnknownPartition,
     /// The account is not 12 digits.
@@ -74,7 +76,7 @@ pub struct NormalizedIdentity {
     pub arn: String,
     /// The ARN exactly as STS reported it.
     pub raw_arn: String,
-    /// The partition (`aws`, `aws-cn`, `aws-us-gov`).
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`... one of [`Partition::ALL`]).
     pub partition: String,
     /// The 12-digit account id.
     pub account: String,
@@ -115,7 +117,7 @@ pub fn normalize(raw_arn: &str, user_id: &str) -> Result<NormalizedIdentity, Arn
     ) else {
         return Err(ArnError::Malformed);
     };
-    if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+    if partition.parse::<Partition>().is_err() {
         return Err(ArnError::UnknownPartition);
     }
     if !region.is_empty() {
@@ -316,6 +318,27 @@ mod tests {
             "AROAEXAMPLEID1234567:other",
         );
         assert_eq!(err, Err(ArnError::UserIdMismatch));
+    }
+
+    #[test]
+    fn every_known_partition_is_accepted_and_no_other() {
+        for partition in Partition::ALL {
+            let raw = format!("arn:{partition}:sts::123456789012:assumed-role/deployer/ci");
+            let id = normalize(&raw, "AROAEXAMPLEID1234567:ci").unwrap();
+            assert_eq!(id.partition, partition.as_str());
+            assert_eq!(
+                id.arn,
+                format!("arn:{partition}:iam::123456789012:role/deployer")
+            );
+        }
+        for partition in ["aws-iso-z", "AWS", "aws-eu", "aws-isob", ""] {
+            let raw = format!("arn:{partition}:iam::123456789012:user/alice");
+            assert_eq!(
+                normalize(&raw, "AIDAEXAMPLEUSERID0001"),
+                Err(ArnError::UnknownPartition),
+                "{partition:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+
+mod grpc;
+
+pub use grpc::is_grpc_request;
 
 macro_rules! reason_codes {
     ($( $(#[$doc:meta])* $variant:ident => $code:literal, $status:ident, $message:literal; )*) => {
@@ -126,10 +130,20 @@ reason_codes! {
     StsUnavailable => "sts.unavailable", SERVICE_UNAVAILABLE, "STS is unavailable; retry later";
     /// STS did not answer within the deadline.
     StsTimeout => "sts.timeout", SERVICE_UNAVAILABLE, "STS did not answer in time; retry later";
+    /// This client, access key id or server has spent its budget of STS calls (cache misses);
+    /// `Retry-After` says when the next one is available.
+    StsRateLimited => "sts.rate_limited", TOO_MANY_REQUESTS, "too many new proofs; retry later";
+    /// The token exchange's budget of new tokens for this principal is spent.
+    ExchangeRateLimited => "exchange.rate_limited", TOO_MANY_REQUESTS, "too many new tokens for this principal; retry later";
+    /// Every STS call slot is busy: refused at once rather than held until the deadline.
+    StsBusy => "sts.busy", SERVICE_UNAVAILABLE, "too many STS calls in flight; retry later";
     /// STS answered with a redirect, which is never followed.
     StsRedirect => "sts.redirect", SERVICE_UNAVAILABLE, "STS answered with a redirect; retry later";
     /// STS answered 200 with something that is not one well-formed GetCallerIdentity result.
     StsBadResponse => "sts.bad_response", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
+    /// STS answered with an ARN of another partition than the endpoint's (`aws-cn` from an
+    /// `aws` endpoint...): not an answer STS gives, so it is not believed.
+    StsPartitionMismatch => "sts.partition_mismatch", SERVICE_UNAVAILABLE, "STS answer was not understood; retry later";
     /// A Vault-format login body is not the expected JSON object.
     ProofVaultBody => "proof.vault_body", UNAUTHORIZED, "login body is not a valid Vault IAM login";
     /// A Vault-format login's `iam_request_headers` is malformed.
@@ -138,6 +152,8 @@ reason_codes! {
     PrincipalKindRefused => "principal.kind_refused", FORBIDDEN, "principal kind is not allowed";
     /// The bearer token is neither a proof nor a token this layer is configured to verify.
     TokenNotAccepted => "token.not_accepted", UNAUTHORIZED, "token type not accepted here";
+    /// The JWT is longer than the verifier's cap.
+    JwtTooLarge => "jwt.too_large", UNAUTHORIZED, "token too large";
     /// The JWT is not a well-formed compact JWS.
     JwtMalformed => "jwt.malformed", UNAUTHORIZED, "token is not a well-formed JWT";
     /// The JWT's `alg` is not the algorithm pinned for its key (or is `none`/HMAC).
@@ -197,12 +213,10 @@ impl AuthError {
             reason,
             message: Cow::Borrowed(reason.message()),
             detail: Cow::Borrowed(""),
-            retry_after_secs: match reason.status() {
-                StatusCode::SERVICE_UNAVAILABLE => Some(if reason == ReasonCode::StsThrottled {
-                    2
-                } else {
-                    5
-                }),
+            retry_after_secs: match reason {
+                ReasonCode::StsThrottled => Some(2),
+                ReasonCode::StsBusy | ReasonCode::StsRateLimited => Some(1),
+                _ if reason.status() == StatusCode::SERVICE_UNAVAILABLE => Some(5),
                 _ => None,
             },
         }
@@ -226,6 +240,12 @@ impl AuthError {
             }
             Cow::Owned(clean)
         };
+        self
+    }
+
+    /// Sets `Retry-After` (for `429` and `503` refusals).
+    pub fn with_retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
         self
     }
 
@@ -255,7 +275,7 @@ impl AuthError {
         &self.detail
     }
 
-    /// `Retry-After` seconds for `503` refusals.
+    /// `Retry-After` seconds for `429` and `503` refusals.
     pub fn retry_after_secs(&self) -> Option<u32> {
         self.retry_after_secs
     }
@@ -277,6 +297,7 @@ impl AuthError {
         let status = self.status();
         let error = self.bearer_error().unwrap_or(match status {
             StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
             _ => "unauthorized",
         });
         let body = serde_json::json!({
@@ -337,7 +358,9 @@ impl RefusalBody {
 ///
 /// Only the body and its `Content-Type` are the renderer's: the status, `WWW-Authenticate`,
 /// `Retry-After` and `Cache-Control` stay the layer's, so that clients and proxies keep
-/// reading the refusal the standard way. Implemented for closures
+/// reading the refusal the standard way. gRPC calls (`content-type: application/grpc*`) are
+/// refused in the gRPC form ([`AuthError::to_grpc_response`]), which has no body: the renderer
+/// is not asked for them. Implemented for closures
 /// `Fn(&AuthError) -> RefusalBody`.
 ///
 /// ```
@@ -375,6 +398,22 @@ where
 }
 
 impl AuthError {
+    /// The refusal of a request with these headers, as every refusing layer of this crate
+    /// answers: the gRPC form ([`to_grpc_response`](Self::to_grpc_response)) for a gRPC call
+    /// ([`is_grpc_request`]), whatever `renderer` says, because a gRPC client reads no HTTP
+    /// status or body; otherwise [`to_response_with`](Self::to_response_with).
+    pub fn to_response_for(
+        &self,
+        request_headers: &HeaderMap,
+        renderer: Option<&dyn RenderRefusal>,
+    ) -> Response<Bytes> {
+        if is_grpc_request(request_headers) {
+            self.to_grpc_response()
+        } else {
+            self.to_response_with(renderer)
+        }
+    }
+
     /// [`to_response`](Self::to_response), with the body and content type from `renderer`
     /// when there is one.
     pub fn to_response_with(&self, renderer: Option<&dyn RenderRefusal>) -> Response<Bytes> {

@@ -14,6 +14,7 @@
 
 pub mod arn;
 pub mod clock;
+pub mod endpoints;
 pub mod error;
 pub mod metrics;
 pub mod principal;

@@ -38,7 +38,7 @@ impl IamPrincipal {
         &self.0.raw_arn
     }
 
-    /// The partition: `aws`, `aws-cn` or `aws-us-gov`.
+    /// The partition: `aws`, `aws-cn`, `aws-us-gov`... (one of [`Partition::ALL`](crate::endpoints::Partition::ALL)).
     pub fn partition(&self) -> &str {
         &self.0.partition
     }

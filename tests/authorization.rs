@@ -8,19 +8,16 @@ mod support;
 #[cfg(feature = "jwt")]
 mod jwt_support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Method, Request, StatusCode};
+use support::logs::{Captured, capture};
 use support::{ACCOUNT, AUDIENCE, Answer, call_request, token_for};
 use tower_iam_auth::policy::{Policy, PolicyHandle, PolicyLayer, PolicyOptions};
 use tower_iam_auth::principal::IamPrincipal;
 use tower_iam_auth::server::{ConfigError, IamAuthConfig, IamAuthConfigBuilder, IamAuthLayer};
 use tower_iam_auth::testing::LocalSts;
-use tracing_subscriber::fmt::MakeWriter;
 
 /// Another AWS account, whose principals prove themselves just as well.
 const OTHER_ACCOUNT: &str = "210987654321";
@@ -28,52 +25,6 @@ const OTHER_ACCOUNT: &str = "210987654321";
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Captured `tracing` output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// What was logged since `mark` (a previous `text().len()`).
-    fn since(&self, mark: usize) -> String {
-        self.text()[mark..].to_owned()
-    }
-}
-
-/// Captures every event at every level on this thread until the guard drops.
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
-    (
-        captured.clone(),
-        tracing::subscriber::set_default(subscriber),
-    )
-}
 
 fn load(json: &str) -> Policy {
     Policy::from_json(json).unwrap_or_else(|e| panic!("policy loads: {e}"))

@@ -152,3 +152,83 @@ fn builder_checks_its_settings() {
         Err(SignerConfigError::InvalidAudience)
     ));
 }
+
+/// For every region of every partition, the signer presigns for the partition's regional host
+/// with that region in the credential scope, and a server of that partition accepts the proof
+/// locally while a server of `aws` alone refuses its host.
+#[tokio::test]
+async fn signer_picks_the_regional_host_and_scope_of_every_partition() {
+    use tower_iam_auth::endpoints::{EndpointKind, Partition, StsEndpointTable};
+    use tower_iam_auth::error::ReasonCode;
+    use tower_iam_auth::proof::ProofRules;
+
+    let aws_only = ProofRules::new(StsEndpointTable::new(&[Partition::Aws]));
+    for partition in Partition::ALL {
+        let rules = ProofRules::new(StsEndpointTable::new(&[partition]));
+        for region in partition.regions() {
+            let signer = ProofSigner::builder(credentials(None))
+                .audience(AUDIENCE)
+                .region(*region)
+                .build()
+                .unwrap_or_else(|e| panic!("{region}: {e}"));
+            let token = signer.token().await.unwrap();
+            let proof = rules
+                .validate(token.as_str(), SystemTime::now())
+                .unwrap_or_else(|e| panic!("{region}: {e:?}"));
+            let endpoint = proof.endpoint();
+            assert_eq!(endpoint.region(), *region);
+            assert_eq!(endpoint.partition(), partition);
+            assert_eq!(endpoint.kind(), EndpointKind::Regional, "{region}");
+            assert!(
+                endpoint.host().starts_with(&format!("sts.{region}.")),
+                "{}",
+                endpoint.host()
+            );
+            if partition != Partition::Aws {
+                let err = aws_only
+                    .validate(token.as_str(), SystemTime::now())
+                    .unwrap_err();
+                assert_eq!(err.reason(), ReasonCode::ProofHostNotAllowed, "{region}");
+                assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+            }
+        }
+    }
+}
+
+/// A region launched after this release: the signer needs its host spelled out, and the server
+/// accepts it once the region is added by configuration.
+#[tokio::test]
+async fn a_region_unknown_to_this_release_works_once_configured_on_both_sides() {
+    use tower_iam_auth::endpoints::{Partition, StsEndpointTable};
+    use tower_iam_auth::error::ReasonCode;
+    use tower_iam_auth::proof::ProofRules;
+
+    assert!(matches!(
+        ProofSigner::builder(credentials(None))
+            .audience(AUDIENCE)
+            .region("eu-west-9")
+            .build(),
+        Err(SignerConfigError::UnknownRegion(_))
+    ));
+    let signer = ProofSigner::builder(credentials(None))
+        .audience(AUDIENCE)
+        .region("eu-west-9")
+        .sts_host("sts.eu-west-9.amazonaws.com")
+        .build()
+        .unwrap();
+    let token = signer.token().await.unwrap();
+    let known = ProofRules::new(StsEndpointTable::new(&[Partition::Aws]));
+    let err = known
+        .validate(token.as_str(), SystemTime::now())
+        .unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::ProofHostNotAllowed);
+    let configured = ProofRules::new(
+        StsEndpointTable::new(&[Partition::Aws])
+            .with_extra_regions(["eu-west-9"])
+            .unwrap(),
+    );
+    let proof = configured
+        .validate(token.as_str(), SystemTime::now())
+        .unwrap();
+    assert_eq!(proof.endpoint().region(), "eu-west-9");
+}

@@ -71,6 +71,35 @@ fn region_outside_the_partitions_is_refused() {
 }
 
 #[test]
+fn extra_regions_must_follow_a_configured_partition_naming_rule() {
+    for bad in [
+        "cn-east-9",
+        "us-isob-east-9",
+        "EU-WEST-9",
+        "eu-west-9.evil.com",
+        "evil",
+    ] {
+        let result = IamAuthConfig::builder()
+            .audience("a")
+            .allow_any_aws_account()
+            .extra_regions([bad])
+            .build();
+        match result {
+            Err(ConfigError::UnknownRegion(e)) => assert_eq!(e.region(), bad),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    let ok = IamAuthConfig::builder()
+        .audience("a")
+        .allow_any_aws_account()
+        .partitions([Partition::Aws, Partition::AwsIsoB])
+        .regions(["eu-west-1"])
+        .extra_regions(["eu-west-9", "us-isob-east-9"])
+        .build();
+    assert!(ok.is_ok());
+}
+
+#[test]
 fn connect_to_must_be_host_and_port() {
     for bad in [
         "localhost",

@@ -184,3 +184,53 @@ async fn missing_token_gets_a_bare_bearer_challenge() {
     assert_eq!(answer.reason(), "token.missing");
     assert_eq!(h.sts.calls(), 0);
 }
+
+/// A region AWS launched after this release (`eu-west-9` here): refused as an unknown host before
+/// any STS call, until `extra_regions` adds it; then its proof is replayed to STS and accepted.
+#[tokio::test]
+async fn a_region_added_by_configuration_is_accepted_and_others_stay_refused() {
+    async fn token_for_region(credentials: aws_credential_types::Credentials) -> String {
+        tower_iam_auth::client::ProofSigner::builder(credentials)
+            .audience(AUDIENCE)
+            .region("eu-west-9")
+            .sts_host("sts.eu-west-9.amazonaws.com")
+            .build()
+            .unwrap()
+            .token()
+            .await
+            .unwrap()
+            .as_str()
+            .to_owned()
+    }
+
+    let h = harness().await;
+    let token = token_for_region(h.sts.create_user(ACCOUNT, "alice")).await;
+    let answer = call(&h.app, Some(&token)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.json);
+    assert_eq!(answer.reason(), "proof.host_not_allowed");
+    assert_eq!(h.sts.calls(), 0);
+
+    let h = harness_with(|b| b.extra_regions(["eu-west-9"])).await;
+    let token = token_for_region(h.sts.create_user(ACCOUNT, "alice")).await;
+    let answer = call(&h.app, Some(&token)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    assert_eq!(answer.json["arn"], "arn:aws:iam::123456789012:user/alice");
+    assert_eq!(h.sts.calls(), 1);
+    let sts_request = h.sts.requests().pop().unwrap();
+    assert_eq!(
+        sts_request.header("host"),
+        Some("sts.eu-west-9.amazonaws.com")
+    );
+
+    // Still exact: the same region under another partition's suffix is not accepted.
+    let other = mutate(&token, |url| {
+        url.replace(
+            "sts.eu-west-9.amazonaws.com",
+            "sts.eu-west-9.amazonaws.com.cn",
+        )
+    });
+    let answer = call(&h.app, Some(&other)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.reason(), "proof.host_not_allowed");
+    assert_eq!(h.sts.calls(), 1);
+}

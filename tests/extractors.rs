@@ -99,16 +99,29 @@ async fn client_layer_attaches_the_proof_to_outgoing_requests() {
     let signer = signer(h.sts.create_user(ACCOUNT, "alice"));
     // The client stack: IamProofLayer in front of the protected app itself.
     let client = ServiceBuilder::new()
-        .layer(tower_iam_auth::client::IamProofLayer::new(signer))
+        .layer(
+            tower_iam_auth::client::IamProofLayer::builder(signer)
+                .origin("http://127.0.0.1")
+                .build()
+                .unwrap(),
+        )
         .service(h.app.clone());
     let response = client
         .clone()
-        .oneshot(Request::get("/whoami").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("http://127.0.0.1/whoami")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let response = client
-        .oneshot(Request::get("/whoami").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("http://127.0.0.1/whoami")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -240,20 +240,28 @@ async fn root_principal_is_refused_unless_enabled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_sts_calls_are_bounded() {
+async fn concurrent_sts_calls_are_bounded_and_a_busy_slot_is_refused_at_once() {
     let h = harness_with(|b| b.sts_max_concurrent_calls(1)).await;
     h.sts
-        .set_fault(Some(Fault::Latency(Duration::from_millis(300))));
-    let first = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
-    let second = token_for(h.sts.create_user(ACCOUNT, "bob")).await;
+        .set_fault(Some(Fault::Latency(Duration::from_secs(2))));
+    let alice = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
+    let bob = token_for(h.sts.create_user(ACCOUNT, "bob")).await;
+    let app = h.app.clone();
+    let slow = tokio::spawn(async move { call(&app, Some(&alice)).await.status });
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
+    // The one slot is taken: the second verification does not wait for it (up to the 5 s
+    // deadline), it is refused at once.
     let started = Instant::now();
-    let (a, b) = tokio::join!(call(&h.app, Some(&first)), call(&h.app, Some(&second)));
-    let elapsed = started.elapsed();
-
-    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    let answer = call(&h.app, Some(&bob)).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.reason(), "sts.busy");
+    assert_eq!(answer.headers["retry-after"], "1");
     assert!(
-        elapsed >= Duration::from_millis(600),
-        "two 300 ms calls overlapped with a limit of one: {elapsed:?}"
+        started.elapsed() < Duration::from_millis(500),
+        "waited {:?}",
+        started.elapsed()
     );
+    assert_eq!(slow.await.unwrap(), StatusCode::OK);
+    assert_eq!(h.sts.calls(), 1);
 }

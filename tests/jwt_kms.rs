@@ -10,87 +10,12 @@
 
 mod jwt_support;
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use jwt_support::moto::Moto;
 use jwt_support::*;
 use tower_iam_auth::token::{
     JwtAlgorithm, JwtVerifier, KeyError, KeySet, SigningKey, TrustedIssuer,
 };
-
-/// moto's server on a free port, stopped when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    async fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jwt_support/moto_kms.py");
-        let child = Command::new(jwt_support::python_env::interpreter())
-            .arg(launcher)
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto starts");
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return moto;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("moto_server did not listen on {port} within 10 s");
-    }
-
-    fn client(&self) -> aws_sdk_kms::Client {
-        let config = aws_sdk_kms::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .endpoint_url(&self.endpoint)
-            .build();
-        aws_sdk_kms::Client::from_conf(config)
-    }
-
-    async fn create_key(&self, spec: KeySpec, usage: KeyUsageType) -> String {
-        self.client()
-            .create_key()
-            .key_spec(spec)
-            .key_usage(usage)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata()
-            .unwrap()
-            .key_id()
-            .to_owned()
-    }
-}
 
 /// Signs a token with the KMS key `spec` through an exchange, and verifies it with a verifier
 /// that knows only the exchange's published JWK set.

@@ -542,8 +542,11 @@ async fn bearer_layer_attaches_the_exchanged_jwt() {
             .unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
-    let client =
-        JwtBearerLayer::new(source).layer(tower::service_fn(move |request: Request<()>| {
+    let client = JwtBearerLayer::builder(source)
+        .origin("https://api.example.com")
+        .build()
+        .unwrap()
+        .layer(tower::service_fn(move |request: Request<()>| {
             let record = record.clone();
             async move {
                 let value = request.headers()["authorization"]
@@ -555,8 +558,13 @@ async fn bearer_layer_attaches_the_exchanged_jwt() {
                 Ok::<_, Infallible>(())
             }
         }));
-    client.clone().oneshot(Request::new(())).await.unwrap();
-    client.oneshot(Request::new(())).await.unwrap();
+    let request = || {
+        Request::get("https://api.example.com/orders")
+            .body(())
+            .unwrap()
+    };
+    client.clone().oneshot(request()).await.unwrap();
+    client.oneshot(request()).await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0], seen[1]);

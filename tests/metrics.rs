@@ -131,6 +131,27 @@ async fn status(app: &Router, token: Option<&str>) -> StatusCode {
 }
 
 #[test]
+fn an_oversized_vault_body_is_refused_before_the_cache_reads_it() {
+    with_metrics(|mut m| async move {
+        let h = harness_with(|b| b.max_token_bytes(1024)).await;
+        let credentials = h.sts.create_user(ACCOUNT, "alice");
+        let mut login = support::vault::Login::new(support::vault::VAULT_HEADER, AUDIENCE)
+            .body_json(&credentials);
+        login["role"] = serde_json::json!("r".repeat(1 << 20));
+        let refused = h
+            .layer
+            .verify_vault_login(login.to_string().as_bytes())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.reason().as_str(), "proof.too_large");
+        // The cache hashes whatever it looks up: a megabyte body never got that far.
+        let rows = m.take();
+        assert_eq!(counter(&rows, "iam_auth_cache_lookups_total", &[]), 0);
+        assert_eq!(h.sts.calls(), 0);
+    });
+}
+
+#[test]
 fn an_accepted_proof_then_a_cache_hit() {
     with_metrics(|mut m| async move {
         let h = harness().await;

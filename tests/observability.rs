@@ -4,12 +4,12 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
 use http::{HeaderValue, Request, StatusCode};
+use support::logs::Captured;
 use support::*;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
@@ -316,26 +316,6 @@ async fn the_policy_layer_renders_its_refusals_too() {
 // Header hygiene with tower-http
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Every event and every span (with its fields, on open and close) at TRACE on this thread.
 fn capture_everything() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
@@ -476,12 +456,6 @@ async fn iam_auth_layer_marks_authorization_sensitive_for_the_layers_inside_it()
             ("the signature", param(&url_of(&token), "X-Amz-Signature")),
         ],
     );
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
 }
 
 #[cfg(feature = "jwt")]

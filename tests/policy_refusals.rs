@@ -1928,3 +1928,37 @@ fn resource_with_non_ascii_at_the_service_arn_length_is_refused_without_panic() 
         Err(_) => panic!("Policy::from_json_with panicked on {json}"),
     }
 }
+
+/// Principals of every partition load (`principal_unknown_partition` above is the refusal), and
+/// match a caller of that partition only.
+#[test]
+fn principals_of_every_partition_load() {
+    for partition in tower_iam_auth::endpoints::Partition::ALL {
+        let json = format!(
+            r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow",
+                "Principal": {{"AWS": "arn:{partition}:iam::123456789012:role/reader"}},
+                "Action": "*", "Resource": "*"}}}}"#
+        );
+        let policy = Policy::from_json(&json).unwrap_or_else(|e| panic!("{partition}: {e}"));
+        let (method, uri, headers) = (Method::GET, Uri::from_static("/x"), HeaderMap::new());
+        for (caller_partition, outcome) in [
+            (partition.as_str(), Outcome::Allow),
+            ("aws-cn", Outcome::ImplicitDeny),
+        ] {
+            if caller_partition == "aws-cn" && partition.as_str() == "aws-cn" {
+                continue;
+            }
+            let caller = tower_iam_auth::testing::principal(
+                &format!("arn:{caller_partition}:sts::123456789012:assumed-role/reader/s"),
+                "AROAEXAMPLEID1234567:s",
+            )
+            .unwrap();
+            let request = AuthzRequest::new(&method, &uri, &headers).principal(Some(&caller));
+            assert_eq!(
+                policy.evaluate(&request).unwrap().outcome(),
+                outcome,
+                "{partition} policy, {caller_partition} caller"
+            );
+        }
+    }
+}

@@ -166,6 +166,31 @@ async fn refuses_a_login_signed_for_another_audience() {
 }
 
 #[tokio::test]
+async fn accepts_the_method_in_base64_like_the_other_fields() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let mut body = Login::new(VAULT_HEADER, AUDIENCE).body_json(&credentials);
+    body["iam_http_request_method"] = "UE9TVA==".into();
+    assert_eq!(
+        login(&h, &body).await.unwrap(),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    assert_eq!(h.sts.requests()[0].method, "POST");
+}
+
+#[tokio::test]
+async fn refuses_other_methods_in_base64_and_other_spellings_of_post() {
+    let h = harness().await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    // GET, post, POST without padding, base64 of "POST " and of "post".
+    for method in ["R0VU", "post", "UE9TVA", "UE9TVCA=", "cG9zdA=="] {
+        let mut body = Login::new(VAULT_HEADER, AUDIENCE).body_json(&credentials);
+        body["iam_http_request_method"] = method.into();
+        refused_locally(&h, &body, ReasonCode::ProofMethod).await;
+    }
+}
+
+#[tokio::test]
 async fn refuses_method_get() {
     let h = harness().await;
     let mut request = Login::new(VAULT_HEADER, AUDIENCE);
@@ -430,4 +455,101 @@ async fn a_verified_login_body_is_never_accepted_as_a_bearer_token() {
     );
     assert_eq!(answer.reason(), "token.malformed");
     assert_eq!(h.sts.calls(), 1);
+}
+
+// --- logins signed by this crate's client ---
+
+#[tokio::test]
+async fn login_signed_by_proof_signer_is_accepted() {
+    let h = harness().await;
+    let signer = tower_iam_auth::client::ProofSigner::builder(h.sts.assume_role(
+        ACCOUNT,
+        "deployer",
+        "vault-login",
+    ))
+    .audience(AUDIENCE)
+    .build()
+    .unwrap();
+    let signed = signer.sign_vault_login().await.unwrap();
+    let body = signed.to_json_value();
+    assert_eq!(body["iam_http_request_method"], "POST");
+    let headers: Value = serde_json::from_slice(
+        &STANDARD
+            .decode(body["iam_request_headers"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(headers["X-Vault-Aws-Iam-Server-Id"], json!([AUDIENCE]));
+    assert!(headers["X-Amz-Security-Token"].is_array());
+    assert_eq!(
+        STANDARD
+            .decode(body["iam_request_body"].as_str().unwrap())
+            .unwrap(),
+        BODY.as_bytes()
+    );
+    assert!(!format!("{signed:?}").contains("Signature"));
+    assert_eq!(
+        login(&h, &body).await.unwrap(),
+        "arn:aws:iam::123456789012:role/deployer"
+    );
+    assert_eq!(h.sts.calls(), 1);
+}
+
+#[tokio::test]
+async fn login_signed_with_a_custom_audience_header_is_accepted_where_configured() {
+    let h = harness_with(|b| b.vault_audience_header("X-APP-ID")).await;
+    let credentials = h.sts.create_user(ACCOUNT, "alice");
+    let signer = |header: &str| {
+        tower_iam_auth::client::ProofSigner::builder(credentials.clone())
+            .audience(AUDIENCE)
+            .vault_audience_header(header)
+            .build()
+            .unwrap()
+    };
+    let right = signer("X-APP-ID").sign_vault_login().await.unwrap();
+    assert!(login(&h, &right.to_json_value()).await.is_ok());
+    assert_eq!(h.sts.calls(), 1);
+    h.sts.reset_calls();
+    // Signed with Vault's header, sent to a server that expects X-APP-ID: refused locally.
+    let wrong = signer("X-Vault-AWS-IAM-Server-ID")
+        .sign_vault_login()
+        .await
+        .unwrap();
+    refused_locally(
+        &h,
+        &wrong.to_json_value(),
+        ReasonCode::ProofHeaderNotAllowed,
+    )
+    .await;
+}
+
+#[test]
+fn signer_refuses_audience_headers_that_a_login_cannot_carry() {
+    for bad in [
+        "X-Amz-Date",
+        "x-amz-anything",
+        "Authorization",
+        "Host",
+        "bad header",
+        "",
+    ] {
+        let refused = tower_iam_auth::client::ProofSigner::builder(Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .audience(AUDIENCE)
+        .vault_audience_header(bad)
+        .build()
+        .unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                tower_iam_auth::client::SignerConfigError::VaultAudienceHeader(_)
+            ),
+            "{bad}: {refused}"
+        );
+    }
 }

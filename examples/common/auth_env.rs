@@ -120,7 +120,8 @@ impl Admission {
     }
 }
 
-/// The proof settings every example server reads: formats, STS override, Vault header.
+/// The proof settings every example server reads: formats, STS override, Vault header, cache
+/// size.
 pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
     let formats = var("IAM_AUTH_FORMATS")
         .unwrap_or_else(|| "iam-v1".to_owned())
@@ -137,6 +138,12 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
     }
     if let Some(header) = var("IAM_AUTH_VAULT_AUDIENCE_HEADER") {
         config = config.vault_audience_header(header);
+    }
+    if let Some(entries) = var("IAM_AUTH_CACHE_MAX_ENTRIES") {
+        let entries = entries
+            .parse()
+            .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_CACHE_MAX_ENTRIES: {e}")));
+        config = config.cache_max_entries(entries);
     }
     shared_cache(config)
 }
@@ -174,6 +181,29 @@ fn shared_cache(config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
         let _ = (url, secret_file, config);
         exit_with("IAM_AUTH_REDIS_URL needs the `redis` feature: cargo run --features redis ...")
     }
+}
+
+/// The configuration of a service protected by `IamAuthLayer`, as the environment says: its
+/// audience (`IAM_AUTH_AUDIENCE`, required), who may come in, and the proof settings. Exits
+/// when it is incomplete or refused.
+pub fn service_config() -> tower_iam_auth::server::IamAuthConfig {
+    service_config_with(|config, _| config)
+}
+
+/// [`service_config`], with `extra` adding an example's own settings to the builder (it is given
+/// the audience).
+pub fn service_config_with(
+    extra: impl FnOnce(IamAuthConfigBuilder, &str) -> IamAuthConfigBuilder,
+) -> tower_iam_auth::server::IamAuthConfig {
+    let audience =
+        var("IAM_AUTH_AUDIENCE").unwrap_or_else(|| exit_with("IAM_AUTH_AUDIENCE is required"));
+    let admission = Admission::from_env(PolicyOptions::new());
+    let config =
+        proof_settings(tower_iam_auth::server::IamAuthConfig::builder().audience(&audience));
+    admission
+        .apply(extra(config, &audience))
+        .build()
+        .unwrap_or_else(|e| exit_with(e))
 }
 
 /// Installs the process's Prometheus recorder and returns the `GET /metrics` route that renders

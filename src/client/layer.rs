@@ -1,6 +1,7 @@
 //! [`BearerLayer`]: attaches `Authorization: Bearer <token>` from a [`BearerSource`] to outgoing
 //! requests. [`IamProofLayer`] attaches proofs from a [`ProofSigner`]; with the `jwt` feature,
-//! `JwtBearerLayer` attaches exchanged JWTs.
+//! `JwtBearerLayer` attaches exchanged JWTs. Each attaches its credential only to the origins it
+//! was built for ([`AllowedOrigins`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use http::{HeaderValue, Request, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::origin::{AllowedOrigins, OriginError};
 use super::signer::ProofSigner;
 
 /// The error type of [`Bearer`]: token failures and the inner service's errors, boxed.
@@ -28,16 +30,82 @@ impl BearerSource for ProofSigner {
     }
 }
 
-/// A Tower layer for HTTP clients that sets `Authorization: Bearer <token>` on every request.
+/// A Tower layer for HTTP clients that sets `Authorization: Bearer <token>` on requests to the
+/// origins it was built for, and on no others.
+///
+/// A request whose URI is another origin (another scheme, host or port), including the next hop
+/// of a redirect that passes through the layer again, goes out without the credential. Plain
+/// `http` origins are refused at build unless the host is loopback (see [`Origin`](super::Origin)).
+///
+/// ```
+/// use aws_credential_types::Credentials;
+/// use tower_iam_auth::client::{IamProofLayer, ProofSigner};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let credentials = Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None, None, "example");
+/// let signer = ProofSigner::builder(credentials).audience("orders-service").build()?;
+/// let layer = IamProofLayer::builder(signer).origin("https://orders.example.com").build()?;
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct BearerLayer<T> {
     source: T,
+    origins: Arc<AllowedOrigins>,
+    relative_uris: bool,
 }
 
 impl<T> BearerLayer<T> {
-    /// A layer attaching tokens from `source`.
-    pub fn new(source: T) -> Self {
-        Self { source }
+    /// Starts a layer attaching tokens from `source`; name its origins with
+    /// [`origin`](BearerLayerBuilder::origin).
+    pub fn builder(source: T) -> BearerLayerBuilder<T> {
+        BearerLayerBuilder {
+            source,
+            origins: Vec::new(),
+            relative_uris: false,
+        }
+    }
+
+    /// The origins that receive the credential.
+    pub fn origins(&self) -> &AllowedOrigins {
+        &self.origins
+    }
+}
+
+/// Builder for [`BearerLayer`] (and so [`IamProofLayer`] and `JwtBearerLayer`).
+#[must_use]
+#[derive(Debug)]
+pub struct BearerLayerBuilder<T> {
+    source: T,
+    origins: Vec<String>,
+    relative_uris: bool,
+}
+
+impl<T> BearerLayerBuilder<T> {
+    /// An origin that receives the credential, `https://host[:port]` (or `http://` to a
+    /// loopback host). At least one is required.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origins.push(origin.into());
+        self
+    }
+
+    /// Also attach the credential to requests with a relative URI (no scheme or host), for an
+    /// inner service bound to one destination that it adds itself (a connection to one server, a
+    /// tonic `Channel`). Off by default: such requests go out without the credential, because the
+    /// layer cannot tell where they go.
+    pub fn attach_to_relative_uris(mut self, attach: bool) -> Self {
+        self.relative_uris = attach;
+        self
+    }
+
+    /// Checks the origins.
+    pub fn build(self) -> Result<BearerLayer<T>, OriginError> {
+        Ok(BearerLayer {
+            source: self.source,
+            origins: Arc::new(AllowedOrigins::new(&self.origins)?),
+            relative_uris: self.relative_uris,
+        })
     }
 }
 
@@ -48,6 +116,8 @@ impl<S, T: Clone> Layer<S> for BearerLayer<T> {
         Bearer {
             inner,
             source: self.source.clone(),
+            origins: Arc::clone(&self.origins),
+            relative_uris: self.relative_uris,
         }
     }
 }
@@ -57,6 +127,17 @@ impl<S, T: Clone> Layer<S> for BearerLayer<T> {
 pub struct Bearer<S, T> {
     inner: S,
     source: T,
+    origins: Arc<AllowedOrigins>,
+    relative_uris: bool,
+}
+
+impl<S, T> Bearer<S, T> {
+    fn attaches_to(&self, uri: &http::Uri) -> bool {
+        if uri.scheme().is_none() && uri.authority().is_none() {
+            return self.relative_uris;
+        }
+        self.origins.allows_uri(uri)
+    }
 }
 
 /// Attaches IAM proofs signed by a [`ProofSigner`].
@@ -86,6 +167,10 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let source = self.source.clone();
+        // Anywhere else, the request goes as the caller made it: with no credential of ours.
+        if !self.attaches_to(request.uri()) {
+            return Box::pin(async move { inner.call(request).await.map_err(Into::into) });
+        }
         Box::pin(async move {
             let token = source.bearer_token().await?;
             let mut value = HeaderValue::from_str(&format!("Bearer {token}"))?;

@@ -69,7 +69,7 @@ impl SourceIp {
 
 impl SourceIpFrom {
     /// The client address of a request, or a `400` when a trusted proxy's header is ambiguous.
-    fn read<B>(&self, request: &Request<B>) -> Result<Option<IpAddr>, AuthError> {
+    pub(crate) fn read<B>(&self, request: &Request<B>) -> Result<Option<IpAddr>, AuthError> {
         let peer = request
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -421,7 +421,7 @@ where
             .enforce(&request, principal.as_ref(), method);
         let refusal = decided
             .err()
-            .map(|error| error.to_response_with(self.renderer.as_deref()));
+            .map(|error| error.to_response_for(request.headers(), self.renderer.as_deref()));
         ResponseFuture::new(async move {
             match refusal {
                 None => Ok(inner.call(request).await?.map(ResponseBody::inner)),

@@ -5,8 +5,6 @@ use super::json::{Json, pointer_index, pointer_push};
 use crate::arn::PrincipalKind;
 use crate::principal::IamPrincipal;
 
-const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
-
 /// One entry of a `Principal` element.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum PrincipalEntry {
@@ -203,7 +201,7 @@ impl PrincipalClause {
                 "{text:?} is not a 12-digit account, an IAM or STS ARN, or a unique id (AROA…, AIDA…)"
             ));
         };
-        if !PARTITIONS.contains(&partition) {
+        if partition.parse::<crate::endpoints::Partition>().is_err() {
             return refuse(format!("{text:?}: unknown partition {partition:?}"));
         }
         if !is_account(account) {

@@ -8,7 +8,7 @@
 //! use std::time::{Duration, SystemTime};
 //! use tower_iam_auth::error::ReasonCode;
 //! use tower_iam_auth::proof::ProofRules;
-//! use tower_iam_auth::sts::{Partition, StsEndpointTable};
+//! use tower_iam_auth::endpoints::{Partition, StsEndpointTable};
 //!
 //! let rules = ProofRules::new(StsEndpointTable::new(&[Partition::Aws]));
 //! let token = tower_iam_auth::proof::encode_token(
@@ -29,15 +29,15 @@ use std::fmt;
 use http::{HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime};
 
+use crate::endpoints::{StsEndpoint, StsEndpointTable};
 use crate::error::{AuthError, ReasonCode};
-use crate::sts::{StsEndpoint, StsEndpointTable};
 
 pub(crate) use sigv4::format_amz_date;
 #[cfg(feature = "testing")]
 pub(crate) use sigv4::parse_amz_date;
 pub use token::{ProofFormat, UnknownFormat, encode_token};
 pub use vault::VAULT_AUDIENCE_HEADER;
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) use vault::is_reserved_vault_header;
 
 /// The longest signature window STS honours, and so the largest allowed maximum age.
@@ -239,7 +239,9 @@ impl ProofRules {
         let expires = match optional("X-Amz-Expires") {
             None => None,
             Some(v) => {
-                let secs = (v.len() <= 3 && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                // Canonical digits only: `060` or `0060` would be a second spelling of `60`.
+                let canonical = !v.is_empty() && v.len() <= 3 && !v.starts_with('0');
+                let secs = (canonical && v.bytes().all(|b| b.is_ascii_digit()))
                     .then(|| v.parse::<u64>().ok())
                     .flatten()
                     .filter(|s| (1..=900).contains(s))

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::sts::Partition;
+use crate::endpoints::Partition;
 
 const SIGNED_AT: &str = "20261122T155834Z";
 

@@ -61,8 +61,8 @@ pub(crate) struct Param<'a> {
 }
 
 /// Splits a query into pairs. Names and values must be in SigV4's canonical encoding: unreserved
-/// characters and upper-case `%XX` escapes only. Anything else (`+`, raw `/`, lower-case hex,
-/// empty pairs) is refused, so that the string we forward is the string STS canonicalizes.
+/// characters and upper-case `%XX` escapes of other characters only. Anything else (`+`, raw
+/// `/`, lower-case hex, an escaped unreserved character such as `%41`, empty pairs) is refused, so that the string we forward is the string STS canonicalizes.
 pub(crate) fn split_query(query: &str) -> Result<Vec<Param<'_>>, AuthError> {
     let bad = |why: &'static str| AuthError::new(ReasonCode::ProofParamEncoding).with_detail(why);
     if query.is_empty() {
@@ -83,13 +83,18 @@ pub(crate) fn split_query(query: &str) -> Result<Vec<Param<'_>>, AuthError> {
     Ok(params)
 }
 
+/// RFC 3986 §2.3 unreserved characters, which SigV4 never escapes.
+fn is_unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-_.~".contains(&c)
+}
+
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            c if c.is_ascii_alphanumeric() || b"-_.~".contains(&c) => {
+            c if is_unreserved(c) => {
                 out.push(c);
                 i += 1;
             }
@@ -103,7 +108,9 @@ fn percent_decode(s: &str) -> Option<String> {
                 let lo = hex(*b.get(i + 2)?)?;
                 let c = hi << 4 | lo;
                 // A decoded value must be printable ASCII: no control characters smuggled in.
-                if !(0x20..0x7f).contains(&c) {
+                // An escaped unreserved character is not canonical (SigV4 and RFC 3986 §2.3
+                // leave them unescaped): two spellings of one value would be two cache keys.
+                if !(0x20..0x7f).contains(&c) || is_unreserved(c) {
                     return None;
                 }
                 out.push(c);
@@ -179,6 +186,7 @@ mod tests {
         assert_eq!(params[1].value, "x-y_z.~");
         for q in [
             "A=a+b", "A=a/b", "A=a%2fb", "A=a%2", "A", "A=b&&B=c", "A=b&", "=b", "A%41=b", "A=%0A",
+            "A=%41", "A=a%2Db", "A=%7E", "A=%5F", "A=%2E", "A=%30",
         ] {
             assert_eq!(
                 split_query(q).unwrap_err().reason(),

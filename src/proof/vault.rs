@@ -8,8 +8,8 @@
 //!  "iam_request_headers": "<base64 of {\"Authorization\": [..], \"X-Amz-Date\": [..], ..}>"}
 //! ```
 //!
-//! Vault's CLI, hvac and botocore snippets produce it. `iam_request_headers` may also be a JSON
-//! object; header values may be strings or lists of exactly one string (as Go clients send them).
+//! Vault's CLI, hvac and botocore snippets produce it. The method may also be base64 like the
+//! other fields (`"UE9TVA=="`). `iam_request_headers` may also be a JSON object; header values may be strings or lists of exactly one string (as Go clients send them).
 //! The base64 fields use the standard alphabet with padding, as every known client does.
 
 use std::time::SystemTime;
@@ -41,14 +41,52 @@ const ALLOWED_HEADERS: [&str; 8] = [
     "x-amz-security-token",
 ];
 
+/// `POST` in standard base64: the method field of clients that encode all four fields.
+const BASE64_POST: &str = "UE9TVA==";
+
 /// SHA-256 of [`GET_CALLER_IDENTITY_BODY`], the only valid `X-Amz-Content-Sha256`.
 const BODY_SHA256: &str = "ab821ae955788b0e33ebd34c208442ccfc2d406e2edc5e7a39bd6458fbb4f843";
 
-/// Whether `name` (lower-case) already has a meaning in a Vault login, and so cannot be the
-/// audience header.
-#[cfg(feature = "server")]
+/// Hop-by-hop headers (RFC 9110 §7.6.1, and the de-facto `Proxy-Connection`, `Keep-Alive`):
+/// proxies and HTTP clients consume or rewrite them, so an audience there would not reach STS as
+/// signed, or would change how the replay is framed.
+#[cfg(any(feature = "server", feature = "client"))]
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether `name` (lower-case) cannot be the audience header: it already has a meaning in a
+/// Vault login, is an `X-Amz-*` header (STS reads those as part of the request), or is
+/// hop-by-hop.
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) fn is_reserved_vault_header(name: &str) -> bool {
-    ALLOWED_HEADERS.contains(&name)
+    ALLOWED_HEADERS.contains(&name) || name.starts_with("x-amz-") || HOP_BY_HOP.contains(&name)
+}
+
+impl ProofRules {
+    /// The largest Vault login body accepted: twice the token cap (its fields are base64).
+    pub(crate) fn max_vault_body_bytes(&self) -> usize {
+        self.max_token_bytes().saturating_mul(2)
+    }
+
+    /// Refuses a Vault login body above [`max_vault_body_bytes`](Self::max_vault_body_bytes),
+    /// before anything reads it (the cache lookup hashes all of it).
+    pub(crate) fn check_vault_body_size(&self, body: &[u8]) -> Result<(), AuthError> {
+        let cap = self.max_vault_body_bytes();
+        if body.len() > cap {
+            return Err(AuthError::new(ReasonCode::ProofTooLarge)
+                .with_detail(format!("{} bytes > {cap}", body.len())));
+        }
+        Ok(())
+    }
 }
 
 /// `iam_request_headers`: base64 of a JSON object, or a JSON object.
@@ -108,11 +146,7 @@ impl ProofRules {
         audience: &str,
         now: SystemTime,
     ) -> Result<ValidatedProof, AuthError> {
-        let cap = self.max_token_bytes().saturating_mul(2);
-        if body.len() > cap {
-            return Err(AuthError::new(ReasonCode::ProofTooLarge)
-                .with_detail(format!("{} bytes > {cap}", body.len())));
-        }
+        self.check_vault_body_size(body)?;
         let login: LoginBody = serde_json::from_slice(body).map_err(|e| {
             // serde's message can quote attacker-chosen field names: keep only the position.
             AuthError::new(ReasonCode::ProofVaultBody).with_detail(format!(
@@ -122,7 +156,9 @@ impl ProofRules {
             ))
         })?;
 
-        if login.iam_http_request_method != "POST" {
+        // Vault's own clients send the method in plain text; some clients base64 it like the
+        // other three fields (`UE9TVA==`). Exactly these two spellings of POST are accepted.
+        if !matches!(login.iam_http_request_method.as_str(), "POST" | BASE64_POST) {
             return Err(AuthError::new(ReasonCode::ProofMethod)
                 .with_detail("Vault logins must sign a POST"));
         }

@@ -67,8 +67,12 @@ impl<B> ResponseBody<B> {
     }
 
     pub(crate) fn rejection(body: Bytes) -> Self {
+        // An empty body ends with the headers (a gRPC Trailers-Only refusal is one HEADERS
+        // frame with END_STREAM).
         Self {
-            kind: Kind::Rejection { body: Some(body) },
+            kind: Kind::Rejection {
+                body: (!body.is_empty()).then_some(body),
+            },
         }
     }
 }

@@ -6,19 +6,20 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 
+use super::budget::{Rate, RateError, StsBudget, StsBudgetConfig};
 use super::service::IamAuth;
 use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, CacheSecret, Namespace, ProofCache, SharedCache, SharedStore};
 use crate::clock::{Clock, SharedClock};
+use crate::endpoints::{Partition, StsEndpointTable, UnknownRegion};
 use crate::error::{AuthError, RenderRefusal};
-use crate::policy::layer::{Admission, AdmissionError, Enforcement};
+use crate::policy::layer::{Admission, AdmissionError, Enforcement, SourceIpFrom};
 use crate::policy::{Authorize, PolicyHandle, SourceIp};
 use crate::principal::IamPrincipal;
 use crate::proof::{
     DEFAULT_MAX_TOKEN_BYTES, MAX_PROOF_AGE, ProofFormat, ProofRules, VAULT_AUDIENCE_HEADER,
 };
-use crate::sts::endpoints::UnknownRegion;
-use crate::sts::{Partition, StsClient, StsClientConfig, StsEndpointTable};
+use crate::sts::{StsClient, StsClientConfig};
 
 /// A configuration mistake found by [`IamAuthConfigBuilder::build`].
 #[non_exhaustive]
@@ -48,12 +49,14 @@ pub enum ConfigError {
     /// A timeout or limit is zero.
     #[error("{0} must not be zero")]
     Zero(&'static str),
+    /// A count is above its maximum.
+    #[error("{0} must be at most {1}")]
+    TooMany(&'static str, usize),
     /// A duration is above its maximum.
     #[error("{0} must be at most {1:?}")]
     TooLong(&'static str, Duration),
-    /// The Vault audience header name is not a valid header name, or names a header with
-    /// another meaning in the signed request.
-
+    /// The Vault audience header name or the token header name is not a valid header name, or
+    /// the Vault audience header names a header with another meaning in the signed request.
     #[error("not a valid header name: {0:?}")]
     InvalidHeaderName(String),
     /// The connect-to address is not `host:port`.
@@ -77,6 +80,9 @@ pub enum ConfigError {
     Authorization(String),
 }
 
+/// The most concurrent STS calls that can be configured (tokio's semaphore has a limit).
+const MAX_CONCURRENT_STS_CALLS: usize = 65_536;
+
 /// Configuration of [`IamAuthLayer`], built and checked by [`IamAuthConfig::builder`].
 #[derive(Clone)]
 pub struct IamAuthConfig {
@@ -90,12 +96,17 @@ pub struct IamAuthConfig {
     pub(crate) token_verifier: Option<Arc<dyn TokenVerifier>>,
     pub(crate) accept_proofs: bool,
     pub(crate) vault_audience_header: HeaderName,
+    pub(crate) token_header: HeaderName,
+    pub(crate) require_bearer: bool,
     pub(crate) enforcement: Option<Enforcement>,
     pub(crate) allow_anonymous: bool,
     pub(crate) renderer: Option<Arc<dyn RenderRefusal>>,
     pub(crate) trace_principal: bool,
     pub(crate) shared_cache: Option<(Arc<dyn SharedStore>, CacheSecret)>,
     pub(crate) shared_cache_timeout: Duration,
+    pub(crate) sts_budget: StsBudgetConfig,
+    pub(crate) client_ip: SourceIpFrom,
+    pub(crate) strip_authorization: bool,
 }
 
 impl IamAuthConfig {
@@ -135,6 +146,7 @@ pub struct IamAuthConfigBuilder {
     audience: Option<String>,
     partitions: Vec<Partition>,
     regions: Option<Vec<String>>,
+    extra_regions: Vec<String>,
     formats: Vec<ProofFormat>,
     max_proof_age: Duration,
     max_clock_skew: Duration,
@@ -147,11 +159,15 @@ pub struct IamAuthConfigBuilder {
     token_verifier: Option<Arc<dyn TokenVerifier>>,
     accept_proofs: bool,
     vault_audience_header: String,
+    token_header: String,
+    require_bearer: bool,
     admission: Admission,
     renderer: Option<Arc<dyn RenderRefusal>>,
     trace_principal: bool,
     shared_cache: Option<(Arc<dyn SharedStore>, CacheSecret)>,
     shared_cache_timeout: Duration,
+    sts_budget: StsBudgetConfig,
+    strip_authorization: bool,
 }
 
 impl std::fmt::Debug for IamAuthConfigBuilder {
@@ -168,6 +184,7 @@ impl Default for IamAuthConfigBuilder {
             audience: None,
             partitions: vec![Partition::Aws],
             regions: None,
+            extra_regions: Vec::new(),
             formats: vec![ProofFormat::IamV1],
             max_proof_age: MAX_PROOF_AGE,
             max_clock_skew: Duration::from_secs(60),
@@ -180,11 +197,15 @@ impl Default for IamAuthConfigBuilder {
             token_verifier: None,
             accept_proofs: true,
             vault_audience_header: VAULT_AUDIENCE_HEADER.to_owned(),
+            token_header: http::header::AUTHORIZATION.as_str().to_owned(),
+            require_bearer: true,
             admission: Admission::default(),
             renderer: None,
             trace_principal: false,
             shared_cache: None,
             shared_cache_timeout: Duration::from_millis(50),
+            sts_budget: StsBudgetConfig::default(),
+            strip_authorization: false,
         }
     }
 }
@@ -211,6 +232,20 @@ impl IamAuthConfigBuilder {
         R: Into<String>,
     {
         self.regions = Some(regions.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accepts regions that this release may not know yet (launched by AWS after it), by name.
+    /// Each must follow the naming rule of a configured partition (`eu-west-9` for `aws`); its
+    /// STS hosts are derived by that partition's rules and matched exactly, as for a known
+    /// region. Added to the regions of [`regions`](Self::regions) when both are set. See
+    /// [`StsEndpointTable::with_extra_regions`].
+    pub fn extra_regions<I, R>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.extra_regions = regions.into_iter().map(Into::into).collect();
         self
     }
 
@@ -286,9 +321,45 @@ impl IamAuthConfigBuilder {
         self
     }
 
-    /// The most concurrent STS calls. Default 64.
+    /// The most concurrent STS calls, at most 65 536. Default 64. A verification that finds
+    /// every slot busy is refused at once (`503 sts.busy` with `Retry-After`) rather than
+    /// waiting for one.
     pub fn sts_max_concurrent_calls(mut self, calls: usize) -> Self {
         self.sts.max_concurrent_calls = calls;
+        self
+    }
+
+    /// At most `calls` STS calls per `per` for proofs from one client address (IPv6: one `/64`),
+    /// in a bucket that refills evenly. Only cache misses spend it: a cached token is never
+    /// limited. Over budget: `429 sts.rate_limited` with `Retry-After`. The address is the
+    /// socket peer (serve with `into_make_service_with_connect_info::<SocketAddr>()`), or the
+    /// [`source_ip`](Self::source_ip) header of a trusted proxy; without either the address is
+    /// unknown and only the other two budgets apply. Default: 100 per 10 seconds.
+    pub fn sts_budget_per_client(mut self, calls: u32, per: Duration) -> Self {
+        self.sts_budget.per_client = Rate::new(calls, per);
+        self
+    }
+
+    /// At most `calls` STS calls per `per` for proofs signed with one access key id (as the
+    /// proof's credential scope names it). Default: 50 per 10 seconds.
+    pub fn sts_budget_per_access_key(mut self, calls: u32, per: Duration) -> Self {
+        self.sts_budget.per_access_key = Rate::new(calls, per);
+        self
+    }
+
+    /// At most `calls` STS calls per `per` for this layer as a whole, whoever asks: keep it
+    /// below your account's STS request quota. Default: 100 per second.
+    pub fn sts_budget_overall(mut self, calls: u32, per: Duration) -> Self {
+        self.sts_budget.overall = Rate::new(calls, per);
+        self
+    }
+
+    /// Removes the token header (`Authorization` unless [`token_header`](Self::token_header) says
+    /// otherwise) from requests it lets through, so that the inner
+    /// service never sees the credential (it could replay a proof to another service of the
+    /// same audience within its window). Default: off (the header is kept, marked sensitive).
+    pub fn strip_authorization(mut self, strip: bool) -> Self {
+        self.strip_authorization = strip;
         self
     }
 
@@ -323,6 +394,21 @@ impl IamAuthConfigBuilder {
     /// configured [`audience`](Self::audience).
     pub fn vault_audience_header(mut self, name: impl Into<String>) -> Self {
         self.vault_audience_header = name.into();
+        self
+    }
+
+    /// The request header that carries the token. Default `Authorization` (RFC 6750 §2.1).
+    /// The name is checked at [`build`](Self::build). A request carrying it twice is refused.
+    pub fn token_header(mut self, name: impl Into<String>) -> Self {
+        self.token_header = name.into();
+        self
+    }
+
+    /// Whether the token must follow the `Bearer ` scheme (RFC 6750 §2.1, the default). With
+    /// `false`, a header value that is the token alone (`Authorization: iam-v1.…`, as some
+    /// existing clients send it) is accepted as well as `Bearer <token>`.
+    pub fn require_bearer_scheme(mut self, require: bool) -> Self {
+        self.require_bearer = require;
         self
     }
 
@@ -411,7 +497,9 @@ impl IamAuthConfigBuilder {
 
     /// Renders the body (and its content type) of every refusal this layer makes, policy
     /// denials included; the status, `WWW-Authenticate` and `Retry-After` stay the layer's.
-    /// Default: a small JSON body `{"error", "reason", "message"}`.
+    /// Default: a small JSON body `{"error", "reason", "message"}`. gRPC calls
+    /// (`content-type: application/grpc*`) are always refused the gRPC way (HTTP `200`,
+    /// `grpc-status`, `grpc-message`: see [`AuthError::to_grpc_response`]), without a body.
     pub fn render_refusal(mut self, renderer: impl RenderRefusal) -> Self {
         self.renderer = Some(Arc::new(renderer));
         self
@@ -484,6 +572,25 @@ impl IamAuthConfigBuilder {
                 Duration::from_secs(1),
             ));
         }
+        for (name, rate) in [
+            ("sts_budget_per_client", &self.sts_budget.per_client),
+            ("sts_budget_per_access_key", &self.sts_budget.per_access_key),
+            ("sts_budget_overall", &self.sts_budget.overall),
+        ] {
+            match rate.check() {
+                Ok(()) => {}
+                Err(RateError::Zero) => return Err(ConfigError::Zero(name)),
+                Err(RateError::TooLong) => {
+                    return Err(ConfigError::TooLong(name, Rate::MAX_PERIOD));
+                }
+            }
+        }
+        if self.sts.max_concurrent_calls > MAX_CONCURRENT_STS_CALLS {
+            return Err(ConfigError::TooMany(
+                "sts_max_concurrent_calls",
+                MAX_CONCURRENT_STS_CALLS,
+            ));
+        }
         if self.sts.timeout > Duration::from_secs(60) {
             return Err(ConfigError::TooLong("sts_timeout", Duration::from_secs(60)));
         }
@@ -503,6 +610,16 @@ impl IamAuthConfigBuilder {
                 self.vault_audience_header.clone(),
             ));
         }
+        let token_header =
+            HeaderName::from_bytes(self.token_header.to_ascii_lowercase().as_bytes())
+                .map_err(|_| ConfigError::InvalidHeaderName(self.token_header.clone()))?;
+        let client_ip = self
+            .admission
+            .source_ip
+            .clone()
+            .unwrap_or(SourceIp::SocketPeer)
+            .parse()
+            .map_err(ConfigError::Authorization)?;
         let enforcement = self
             .admission
             .enforcement(&self.clock)
@@ -517,7 +634,8 @@ impl IamAuthConfigBuilder {
                 let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
                 StsEndpointTable::with_regions(&self.partitions, &regions)?
             }
-        };
+        }
+        .with_extra_regions(&self.extra_regions)?;
         let rules = ProofRules::new(endpoints)
             .with_formats(self.formats)
             .with_max_age(self.max_proof_age)
@@ -534,12 +652,17 @@ impl IamAuthConfigBuilder {
             token_verifier: self.token_verifier,
             accept_proofs: self.accept_proofs,
             vault_audience_header,
+            token_header,
+            require_bearer: self.require_bearer,
             enforcement,
             allow_anonymous: self.admission.allow_anonymous,
             renderer: self.renderer,
             trace_principal: self.trace_principal,
             shared_cache: self.shared_cache,
             shared_cache_timeout: self.shared_cache_timeout,
+            sts_budget: self.sts_budget,
+            client_ip,
+            strip_authorization: self.strip_authorization,
         })
     }
 }
@@ -551,6 +674,8 @@ pub(crate) struct Shared {
     pub(crate) cache: ProofCache,
     /// Vault-format logins live apart from bearer tokens: a hit in one never serves the other.
     pub(crate) vault_cache: ProofCache,
+    /// What cache misses may spend on STS calls.
+    pub(crate) budget: StsBudget,
 }
 
 /// A Tower layer that authenticates every request by its caller's IAM identity.
@@ -586,12 +711,14 @@ impl IamAuthLayer {
             .with_shared(shared(Namespace::Bearer));
         let vault_cache = ProofCache::new(config.cache.clone(), config.clock.clone())
             .with_shared(shared(Namespace::VaultLogin));
+        let budget = StsBudget::new(&config.sts_budget);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 sts,
                 cache,
                 vault_cache,
+                budget,
             }),
         })
     }
@@ -607,10 +734,19 @@ impl IamAuthLayer {
     /// This authenticates only: the allowed accounts and the policy decide about a *request*,
     /// so call [`authorize`](Self::authorize) with the request before acting for the caller.
     pub async fn verify_token(&self, token: &str) -> Result<IamPrincipal, AuthError> {
+        self.verify_token_from(token, None).await
+    }
+
+    /// [`verify_token`](Self::verify_token) for a caller at `client`, charged to its STS budget.
+    pub(crate) async fn verify_token_from(
+        &self,
+        token: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<IamPrincipal, AuthError> {
         if token.len() > self.shared.config.rules.max_token_bytes() {
             return Err(crate::error::ReasonCode::ProofTooLarge.into());
         }
-        super::service::verify_bearer(&self.shared, token.as_bytes())
+        super::service::verify_bearer(&self.shared, token.as_bytes(), client)
             .await
             .map(|(principal, _)| principal)
     }
@@ -620,7 +756,16 @@ impl IamAuthLayer {
     ///
     /// This authenticates only: call [`authorize`](Self::authorize) with the login request.
     pub async fn verify_vault_login(&self, body: &[u8]) -> Result<IamPrincipal, AuthError> {
-        super::service::verify_vault_login(&self.shared, body).await
+        self.verify_vault_login_from(body, None).await
+    }
+
+    /// [`verify_vault_login`](Self::verify_vault_login) for a caller at `client`.
+    pub(crate) async fn verify_vault_login_from(
+        &self,
+        body: &[u8],
+        client: Option<std::net::IpAddr>,
+    ) -> Result<IamPrincipal, AuthError> {
+        super::service::verify_vault_login(&self.shared, body, client).await
     }
 
     /// Decides `request` for a `principal` verified by [`verify_token`](Self::verify_token) or
@@ -640,6 +785,19 @@ impl IamAuthLayer {
             ),
             None => Ok(()),
         }
+    }
+
+    /// The client address of a request, as the layer reads it for STS budgets.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn client_address(
+        &self,
+        headers: &http::HeaderMap,
+        extensions: http::Extensions,
+    ) -> Option<std::net::IpAddr> {
+        let mut request = http::Request::new(());
+        *request.headers_mut() = headers.clone();
+        *request.extensions_mut() = extensions;
+        self.shared.config.client_ip.read(&request).ok().flatten()
     }
 
     /// The verified-proof cache shared by this layer's services.

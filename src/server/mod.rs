@@ -8,7 +8,11 @@
 //! reported ARN and caches the result until the signature window closes. Refusals are responses:
 //! `401` with `WWW-Authenticate: Bearer error="invalid_token"`, `403` for refused principal
 //! kinds, `503` with `Retry-After` when STS cannot answer. Each carries a stable
-//! [`ReasonCode`](crate::error::ReasonCode).
+//! [`ReasonCode`](crate::error::ReasonCode). gRPC calls are refused the gRPC way (HTTP `200`
+//! with `grpc-status` and `grpc-message`, see
+//! [`AuthError::to_grpc_response`](crate::error::AuthError::to_grpc_response)). The token
+//! header and whether the `Bearer` scheme is required are configurable
+//! ([`IamAuthConfigBuilder::token_header`], [`IamAuthConfigBuilder::require_bearer_scheme`]).
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -36,6 +40,7 @@
 //!
 //! [`IamPrincipal`]: crate::principal::IamPrincipal
 
+pub(crate) mod budget;
 mod future;
 mod layer;
 mod service;

@@ -1,9 +1,10 @@
 //! [`IamAuth`], the service made by [`IamAuthLayer`](super::IamAuthLayer).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderValue, Request, Response, header};
+use http::{HeaderValue, Request, Response};
 use tower_service::Service;
 use tracing::Instrument;
 
@@ -71,7 +72,10 @@ where
                 reason = tracing::field::Empty,
                 principal = tracing::field::Empty,
             );
-            let authenticated = authenticate_request(&shared, request.headers())
+            // The client address only sets its STS budget; a forwarding header that a trusted
+            // proxy got wrong leaves it unknown (key and overall budgets still apply).
+            let client = shared.config.client_ip.read(&request).ok().flatten();
+            let authenticated = authenticate_request(&shared, request.headers(), client)
                 .instrument(span.clone())
                 .await;
             let outcome = span.in_scope(|| enforce(&shared, &request, authenticated));
@@ -95,8 +99,12 @@ where
                         request.extensions_mut().insert(method);
                     }
                     // Verified or not, the credential is not for the logs of the layers inside
-                    // (tower-http's TraceLayer, axum's debug output...).
-                    if let Some(value) = request.headers_mut().get_mut(header::AUTHORIZATION) {
+                    // (tower-http's TraceLayer, axum's debug output...), nor, if asked, for the
+                    // inner service at all.
+                    let token_header = &shared.config.token_header;
+                    if shared.config.strip_authorization {
+                        request.headers_mut().remove(token_header);
+                    } else if let Some(value) = request.headers_mut().get_mut(token_header) {
                         value.set_sensitive(true);
                     }
                     drop(span);
@@ -108,7 +116,7 @@ where
                     log_refusal(&error);
                     let renderer = shared.config.renderer.as_deref();
                     Ok(error
-                        .to_response_with(renderer)
+                        .to_response_for(request.headers(), renderer)
                         .map(ResponseBody::rejection))
                 }
             }
@@ -120,14 +128,17 @@ where
 async fn authenticate_request(
     shared: &Shared,
     headers: &http::HeaderMap,
+    client: Option<IpAddr>,
 ) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let mut values = headers.get_all(&shared.config.token_header).iter();
     match (values.next(), values.next()) {
         // Two credentials: the inner service might read the other one.
-        (Some(_), Some(_)) => Err(AuthError::new(ReasonCode::TokenMalformed)
-            .with_detail("more than one Authorization header")),
+        (Some(_), Some(_)) => {
+            Err(AuthError::new(ReasonCode::TokenMalformed)
+                .with_detail("more than one token header"))
+        }
         (None, _) if shared.config.allow_anonymous => Ok(None),
-        (first, _) => authenticate(shared, first).await.map(Some),
+        (first, _) => authenticate(shared, first, client).await.map(Some),
     }
 }
 
@@ -157,20 +168,27 @@ fn log_refusal(error: &AuthError) {
     }
 }
 
-/// The whole decision for one `Authorization` header.
+/// The whole decision for one token header.
 pub(crate) async fn authenticate(
     shared: &Shared,
     header: Option<&HeaderValue>,
+    client: Option<IpAddr>,
 ) -> Result<(IamPrincipal, AuthMethod), AuthError> {
-    let token = bearer_token(header, shared.config.rules.max_token_bytes())?;
-    verify_bearer(shared, token).await
+    let config = &shared.config;
+    let token = bearer_token(
+        header,
+        config.rules.max_token_bytes(),
+        config.require_bearer,
+    )?;
+    verify_bearer(shared, token, client).await
 }
 
 /// Verifies a bearer token: a proof (through the cache), or a token for the configured
-/// [`TokenVerifier`](super::TokenVerifier).
+/// [`TokenVerifier`](super::TokenVerifier). `client` is the caller's address, for its STS budget.
 pub(crate) async fn verify_bearer(
     shared: &Shared,
     token: &[u8],
+    client: Option<IpAddr>,
 ) -> Result<(IamPrincipal, AuthMethod), AuthError> {
     let config = &shared.config;
     let format = ProofFormat::ALL
@@ -188,7 +206,7 @@ pub(crate) async fn verify_bearer(
         return Err(AuthError::new(ReasonCode::TokenNotAccepted)
             .with_detail("proofs are not accepted by this layer"));
     }
-    let principal = verify_cached(shared, &shared.cache, token, || {
+    let principal = verify_cached(shared, &shared.cache, token, client, || {
         config.rules.validate(b64token(token)?, config.clock.now())
     })
     .await?;
@@ -199,9 +217,12 @@ pub(crate) async fn verify_bearer(
 pub(crate) async fn verify_vault_login(
     shared: &Shared,
     body: &[u8],
+    client: Option<IpAddr>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
-    verify_cached(shared, &shared.vault_cache, body, || {
+    // Capped before the cache lookup hashes it.
+    config.rules.check_vault_body_size(body)?;
+    verify_cached(shared, &shared.vault_cache, body, client, || {
         config.rules.validate_vault_login(
             body,
             &config.vault_audience_header,
@@ -212,12 +233,14 @@ pub(crate) async fn verify_vault_login(
     .await
 }
 
-/// The cache, then local validation, then STS. A hit needs no further checks: only proofs that
-/// passed every check are cached, and the lookup compares every byte of `key`.
+/// The cache, then local validation, then the STS budget, then STS. A hit needs no further
+/// checks (only proofs that passed every check are cached, and the lookup compares every byte of
+/// `key`) and spends no budget.
 async fn verify_cached(
     shared: &Shared,
     cache: &ProofCache,
     key: &[u8],
+    client: Option<IpAddr>,
     validate: impl FnOnce() -> Result<ValidatedProof, AuthError>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
@@ -229,7 +252,7 @@ async fn verify_cached(
         Lookup::Rejected(error) => return Err(error),
         // Boxed: the miss path's future (validation, shared store, STS) is kilobytes, and
         // callgrind showed the hit path spending most of its instructions in memcpy moving it.
-        Lookup::Miss => Box::pin(verify_miss(shared, cache, key, validate)).await?,
+        Lookup::Miss => Box::pin(verify_miss(shared, cache, key, client, validate)).await?,
     };
     check_kind(config, principal)
 }
@@ -239,11 +262,15 @@ async fn verify_miss(
     shared: &Shared,
     cache: &ProofCache,
     key: &[u8],
+    client: Option<IpAddr>,
     validate: impl FnOnce() -> Result<ValidatedProof, AuthError>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
     let proof = validate()?;
     let verify = async {
+        // Spent by the request that calls STS, not by those that wait on its answer (nor by a
+        // hit in the shared store).
+        shared.budget.spend(client, proof.access_key_id())?;
         let identity = shared
             .sts
             .get_caller_identity(&proof, &config.audience)
@@ -267,8 +294,13 @@ fn check_kind(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrin
 }
 
 /// Extracts the token of `Authorization: Bearer <token>` (RFC 6750 §2.1), capping its size
-/// before looking at it. Its characters are checked by [`b64token`] on a cache miss.
-fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<&[u8], AuthError> {
+/// before looking at it; with `require_bearer` false, a value without a scheme is the token
+/// itself. Its characters are checked by [`b64token`] on a cache miss.
+fn bearer_token(
+    header: Option<&HeaderValue>,
+    max_token_bytes: usize,
+    require_bearer: bool,
+) -> Result<&[u8], AuthError> {
     let value = header.ok_or(ReasonCode::TokenMissing)?;
     let bytes = value.as_bytes();
     if bytes.len() > max_token_bytes + "Bearer ".len() {
@@ -277,6 +309,14 @@ fn bearer_token(header: Option<&HeaderValue>, max_token_bytes: usize) -> Result<
     }
     match bytes.split_at_checked(7) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case(b"bearer ") => Ok(token),
+        // A raw token has no space; anything with one names another scheme.
+        _ if !require_bearer && !bytes.contains(&b' ') => {
+            if bytes.len() > max_token_bytes {
+                return Err(AuthError::new(ReasonCode::ProofTooLarge)
+                    .with_detail(format!("header of {} bytes", bytes.len())));
+            }
+            Ok(bytes)
+        }
         // Another scheme (Basic, AWS4-HMAC-SHA256...) carries no bearer token (RFC 6750 §3.1).
         _ => Err(AuthError::new(ReasonCode::TokenMissing).with_detail("scheme is not Bearer")),
     }
@@ -310,7 +350,7 @@ mod tests {
 
     fn code(value: &str) -> ReasonCode {
         let header = HeaderValue::from_str(value).unwrap();
-        match bearer_token(Some(&header), 64) {
+        match bearer_token(Some(&header), 64, true) {
             Ok(token) => b64token(token).unwrap_err().reason(),
             Err(e) => e.reason(),
         }
@@ -320,7 +360,7 @@ mod tests {
     fn accepts_bearer_in_any_case() {
         let value = HeaderValue::from_static("bearer iam-v1.abc");
         assert_eq!(
-            b64token(bearer_token(Some(&value), 64).unwrap()).unwrap(),
+            b64token(bearer_token(Some(&value), 64, true).unwrap()).unwrap(),
             "iam-v1.abc"
         );
     }
@@ -338,7 +378,7 @@ mod tests {
             ReasonCode::ProofTooLarge
         );
         assert_eq!(
-            bearer_token(None, 64).unwrap_err().reason(),
+            bearer_token(None, 64, true).unwrap_err().reason(),
             ReasonCode::TokenMissing
         );
     }

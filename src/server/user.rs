@@ -235,7 +235,7 @@ where
                         request.extensions_mut().insert(AppUser(user));
                     }
                     Err(error) => {
-                        let refusal = error.to_response_with(renderer.as_deref());
+                        let refusal = error.to_response_for(request.headers(), renderer.as_deref());
                         return Ok(refusal.map(ResponseBody::rejection));
                     }
                 }

@@ -18,6 +18,7 @@ use crate::capped_body::CappedBodyError;
 use crate::error::{AuthError, ReasonCode};
 use crate::metrics::record;
 use crate::proof::{GET_CALLER_IDENTITY_BODY, Replay, ValidatedProof};
+use crate::sts::Partition;
 
 /// Timeouts, limits and routing of STS calls.
 #[derive(Clone, Debug)]
@@ -28,7 +29,8 @@ pub struct StsClientConfig {
     pub timeout: Duration,
     /// Largest answer read. Default 64 KiB.
     pub max_response_bytes: usize,
-    /// Most STS calls in flight at once. Default 64.
+    /// Most STS calls in flight at once (at most 65 536); a call that finds none free is
+    /// refused at once with `sts.busy`. Default 64.
     pub max_concurrent_calls: usize,
     /// Whether a throttled or 5xx answer is retried once (with jitter) inside the deadline.
     /// Default true.
@@ -79,7 +81,10 @@ impl StsClient {
         };
         Ok(Self {
             http: builder.build()?,
-            slots: Arc::new(Semaphore::new(config.max_concurrent_calls.max(1))),
+            // Clamped: tokio's semaphore panics above `Semaphore::MAX_PERMITS`.
+            slots: Arc::new(Semaphore::new(
+                config.max_concurrent_calls.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             config: Arc::new(config),
         })
     }
@@ -94,8 +99,13 @@ impl StsClient {
             .checked_add(self.config.timeout)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
         let work = async {
-            let _slot = self.slots.acquire().await.map_err(|_| {
-                AuthError::new(ReasonCode::StsUnavailable).with_detail("client closed")
+            // Waiting for a slot would hold the request until the deadline while STS is slow
+            // or flooded: a busy answer at once lets the client retry elsewhere or later.
+            let _slot = self.slots.try_acquire().map_err(|_| {
+                AuthError::new(ReasonCode::StsBusy).with_detail(format!(
+                    "all {} STS call slots are busy",
+                    self.config.max_concurrent_calls
+                ))
             })?;
             record::sts_in_flight(1.0);
             let _in_flight = InFlight;
@@ -223,14 +233,39 @@ impl StsClient {
         }
         let body = read_capped(response, self.config.max_response_bytes).await?;
         if status == StatusCode::OK {
-            return response::parse_get_caller_identity(&body).map_err(|e| {
+            let identity = response::parse_get_caller_identity(&body).map_err(|e| {
                 Attempt::Final(
                     AuthError::new(ReasonCode::StsBadResponse).with_detail(e.to_string()),
                 )
-            });
+            })?;
+            return check_partition(identity, proof.endpoint().partition()).map_err(Attempt::Final);
         }
         Err(classify_failure(status, &body))
     }
+}
+
+/// Refuses an identity whose ARN names another partition than the endpoint that answered: STS
+/// in `aws` never speaks for an `aws-cn` or `aws-us-gov` principal, so such an answer comes
+/// from something else than STS (a proxy, a misrouted emulator) and is not believed.
+fn check_partition(
+    identity: CallerIdentity,
+    endpoint: Partition,
+) -> Result<CallerIdentity, AuthError> {
+    let named = identity
+        .arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(partition, _)| partition);
+    if named == Some(endpoint.as_str()) {
+        return Ok(identity);
+    }
+    Err(
+        AuthError::new(ReasonCode::StsPartitionMismatch).with_detail(format!(
+            "an {} endpoint answered with an ARN of partition {:?}",
+            endpoint.as_str(),
+            named.unwrap_or_default()
+        )),
+    )
 }
 
 /// Counts an STS verification as in flight until dropped (finished, failed or cancelled).
@@ -307,6 +342,34 @@ mod tests {
         match attempt {
             Attempt::Retryable(e) => (e.reason(), true),
             Attempt::Final(e) => (e.reason(), false),
+        }
+    }
+
+    fn identity(arn: &str) -> CallerIdentity {
+        CallerIdentity {
+            arn: arn.to_owned(),
+            account: "123456789012".to_owned(),
+            user_id: "AIDAEXAMPLE".to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_arn_of_another_partition_than_the_endpoint_is_refused() {
+        let aws = "arn:aws:iam::123456789012:user/alice";
+        assert!(check_partition(identity(aws), Partition::Aws).is_ok());
+        for (arn, endpoint) in [
+            (aws, Partition::AwsCn),
+            (aws, Partition::AwsUsGov),
+            ("arn:aws-cn:iam::123456789012:user/alice", Partition::Aws),
+            (
+                "arn:aws-us-gov:iam::123456789012:user/alice",
+                Partition::Aws,
+            ),
+            ("arn:awsx:iam::123456789012:user/alice", Partition::Aws),
+            ("arn:", Partition::Aws),
+        ] {
+            let refused = check_partition(identity(arn), endpoint).unwrap_err();
+            assert_eq!(refused.reason(), ReasonCode::StsPartitionMismatch, "{arn}");
         }
     }
 

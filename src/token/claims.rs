@@ -157,7 +157,7 @@ pub(crate) fn identity_from_aws_token(
     ) else {
         return Err("sub is not an IAM role or user ARN");
     };
-    if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+    if partition.parse::<crate::endpoints::Partition>().is_err() {
         return Err("sub has an unknown partition");
     }
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -262,5 +262,21 @@ mod tests {
         assert_eq!(claims.exp, Some(1_700_000_000));
         assert_eq!(claims.nbf, Some(5));
         assert_eq!(claims.iat, None);
+    }
+
+    #[test]
+    fn aws_token_subjects_of_every_partition_and_no_other() {
+        for partition in crate::endpoints::Partition::ALL {
+            let sub = format!("arn:{partition}:iam::123456789012:role/r");
+            let id = identity_from_aws_token(&sub, None).unwrap();
+            assert_eq!(id.partition, partition.as_str());
+        }
+        for partition in ["aws-iso-z", "AWS-CN", "aws-eu"] {
+            let sub = format!("arn:{partition}:iam::123456789012:role/r");
+            assert_eq!(
+                identity_from_aws_token(&sub, None).err(),
+                Some("sub has an unknown partition")
+            );
+        }
     }
 }

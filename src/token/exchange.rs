@@ -24,6 +24,7 @@ use crate::policy::{AuthMethod, AuthzRequest, PolicyHandle};
 use crate::principal::IamPrincipal;
 use crate::proof::ProofFormat;
 use crate::server::IamAuthLayer;
+use crate::server::budget::{Budget, Rate, retry_after_secs};
 
 /// RFC 8693 `grant_type` for token exchange.
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -41,6 +42,9 @@ pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// At most this many issued tokens are kept for reuse by `POST /token`.
 const MAX_REUSABLE_TOKENS: u64 = 10_000;
+/// Default issuance budget: this many new tokens per principal per [`ISSUANCE_PERIOD`].
+const ISSUANCE_PER_PRINCIPAL: u32 = 60;
+const ISSUANCE_PERIOD: Duration = Duration::from_secs(60);
 /// At most this many tokens are being signed at once (each is a KMS call or an RSA signature).
 const MAX_CONCURRENT_SIGNINGS: usize = 32;
 
@@ -74,6 +78,9 @@ pub enum ExchangeConfigError {
         /// The JWKS `Cache-Control: max-age`.
         max_age: Duration,
     },
+    /// The issuance budget per principal is zero or refills over more than an hour.
+    #[error("issuance_per_principal must be 1.. tokens per 1s..=1h, got {0} per {1:?}")]
+    IssuanceBudget(u32, Duration),
     /// The token lifetime is zero or above [`MAX_TOKEN_TTL`].
     #[error("token ttl must be in 1s..={MAX_TOKEN_TTL:?}, got {0:?}")]
     TokenTtl(Duration),
@@ -167,6 +174,9 @@ pub struct TokenExchangeBuilder {
     jwks_max_age: Duration,
     clock: SharedClock,
     admission: Admission,
+    issuance: Rate,
+    accept_vault_logins: bool,
+    accept_eks_tokens: bool,
 }
 
 impl fmt::Debug for TokenExchangeBuilder {
@@ -216,6 +226,35 @@ impl TokenExchangeBuilder {
     /// [publish lead](KeySet::with_publish_lead) to be at least this.
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
         self.jwks_max_age = max_age;
+        self
+    }
+
+    /// At most `tokens` new tokens signed per `per` for one principal (its ARN, whatever the
+    /// session), so that no caller can drive local signing or KMS `Sign` (an account-wide
+    /// quota) as fast as it can make proofs. Reused tokens cost nothing. Over budget:
+    /// `429 temporarily_unavailable` with reason `exchange.rate_limited` and `Retry-After`.
+    /// Default: 60 per minute.
+    pub fn issuance_per_principal(mut self, tokens: u32, per: Duration) -> Self {
+        self.issuance = Rate::new(tokens, per);
+        self
+    }
+
+    /// Whether Vault-format login bodies (and RFC 8693 `subject_token_type=`
+    /// [`TOKEN_TYPE_VAULT_IAM_LOGIN`]) are exchanged. Default: true. Vault's audience header
+    /// (`X-Vault-AWS-IAM-Server-ID`) is a namespace shared with every Vault server: a login
+    /// made for a Vault server whose server id equals this layer's audience can be replayed
+    /// here within its window. Switch off what you do not use.
+    pub fn accept_vault_logins(mut self, accept: bool) -> Self {
+        self.accept_vault_logins = accept;
+        self
+    }
+
+    /// Whether `k8s-aws-v1.` (EKS) proofs are exchanged, when the layer accepts them. Default:
+    /// true. Their audience is an EKS cluster id: a token from `aws eks get-token` for a
+    /// cluster of the same name as this layer's audience can be replayed here within its
+    /// window.
+    pub fn accept_eks_tokens(mut self, accept: bool) -> Self {
+        self.accept_eks_tokens = accept;
         self
     }
 
@@ -297,6 +336,12 @@ impl TokenExchangeBuilder {
         if self.ttl.is_zero() || self.ttl > MAX_TOKEN_TTL {
             return Err(ExchangeConfigError::TokenTtl(self.ttl));
         }
+        if self.issuance.check().is_err() || self.issuance.period() < Duration::from_secs(1) {
+            return Err(ExchangeConfigError::IssuanceBudget(
+                self.issuance.calls(),
+                self.issuance.period(),
+            ));
+        }
         if keys.publish_lead() < self.jwks_max_age {
             return Err(ExchangeConfigError::PublishLead {
                 lead: keys.publish_lead(),
@@ -335,6 +380,9 @@ impl TokenExchangeBuilder {
                     .time_to_live(self.ttl / 2)
                     .build(),
                 signing: tokio::sync::Semaphore::new(MAX_CONCURRENT_SIGNINGS),
+                issuance: Budget::new(self.issuance),
+                accept_vault_logins: self.accept_vault_logins,
+                accept_eks_tokens: self.accept_eks_tokens,
                 enforcement,
             }),
         })
@@ -352,27 +400,36 @@ struct Inner {
     ttl: Duration,
     cache_control: HeaderValue,
     clock: SharedClock,
-    /// Tokens issued by `POST /token`, by [`ReuseKey`]: the same proof for the same audience
-    /// gets the same token back while more than half its lifetime remains, instead of costing
-    /// another signature each time it is replayed.
+    /// Tokens issued by `POST /token`, by [`ReuseKey`]: the same principal for the same
+    /// audience gets the same token back while more than half its lifetime remains, whatever
+    /// proof it shows, instead of costing another signature for each new proof.
     issued: moka::future::Cache<ReuseKey, IssuedToken>,
     signing: tokio::sync::Semaphore,
+    /// New tokens per principal ARN.
+    issuance: Budget<Box<str>>,
+    accept_vault_logins: bool,
+    accept_eks_tokens: bool,
     /// Who may obtain tokens for which audience; `None` with `allow_any_aws_account`.
     enforcement: Option<Enforcement>,
 }
 
-/// SHA-256 of the whole subject (proof or Vault login bytes), the audience and the active
-/// `kid` (so that activating a key stops the reuse of tokens signed by the previous one).
+/// SHA-256 of everything an issued token says about its principal (the reported ARN, which
+/// names the session, and the unique id), the audience and the active `kid` (so that activating
+/// a key stops the reuse of tokens signed by the previous one). Each field is length-prefixed.
 type ReuseKey = [u8; 32];
 
-fn reuse_key(subject_kind: u8, subject: &[u8], audience: &str, kid: &str) -> ReuseKey {
+fn reuse_key(principal: &IamPrincipal, audience: &str, kid: &str) -> ReuseKey {
     let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    hash.update(&[subject_kind]);
-    hash.update(&(subject.len() as u64).to_be_bytes());
-    hash.update(subject);
-    hash.update(&(audience.len() as u64).to_be_bytes());
-    hash.update(audience.as_bytes());
-    hash.update(kid.as_bytes());
+    for field in [
+        principal.raw_arn(),
+        principal.arn(),
+        principal.principal_id(),
+        audience,
+        kid,
+    ] {
+        hash.update(&(field.len() as u64).to_be_bytes());
+        hash.update(field.as_bytes());
+    }
     let mut key = [0; 32];
     key.copy_from_slice(hash.finish().as_ref());
     key
@@ -429,6 +486,9 @@ impl TokenExchange {
             jwks_max_age: Duration::from_secs(5 * 60),
             clock: SharedClock::default(),
             admission: Admission::default(),
+            issuance: Rate::new(ISSUANCE_PER_PRINCIPAL, ISSUANCE_PERIOD),
+            accept_vault_logins: true,
+            accept_eks_tokens: true,
         }
     }
 
@@ -507,6 +567,22 @@ impl TokenExchange {
     }
 }
 
+/// Why `POST /token` made no new token.
+enum Refused {
+    /// The principal's issuance budget is spent: wait this long.
+    Budget(Duration),
+    Issue(IssueError),
+}
+
+/// A proof format switched off at the exchange: refused before any STS call.
+fn format_refused(description: &str) -> OAuthError {
+    let reason = ReasonCode::ProofFormatNotAccepted;
+    OAuthError {
+        reason: Some(reason.as_str()),
+        ..OAuthError::request(description)
+    }
+}
+
 /// What the request offers to be exchanged.
 enum Subject<'a> {
     Proof(&'a str),
@@ -540,13 +616,16 @@ impl OAuthError {
 
     fn from_refusal(refusal: &AuthError) -> Self {
         let unavailable = refusal.status().is_server_error();
+        let limited = refusal.status() == StatusCode::TOO_MANY_REQUESTS;
         Self {
             status: if unavailable {
                 StatusCode::SERVICE_UNAVAILABLE
+            } else if limited {
+                StatusCode::TOO_MANY_REQUESTS
             } else {
                 StatusCode::BAD_REQUEST
             },
-            error: if unavailable {
+            error: if unavailable || limited {
                 "temporarily_unavailable"
             } else {
                 "invalid_request"
@@ -593,9 +672,11 @@ async fn token_endpoint(
     State(exchange): State<TokenExchange>,
     uri: Uri,
     headers: HeaderMap,
+    extensions: http::Extensions,
     body: Bytes,
 ) -> Response<Body> {
-    match exchange_request(&exchange, &uri, &headers, &body).await {
+    let client = exchange.inner.layer.client_address(&headers, extensions);
+    match exchange_request(&exchange, &uri, &headers, client, &body).await {
         Ok(token) => json_response(
             StatusCode::OK,
             &serde_json::json!({
@@ -654,6 +735,7 @@ async fn exchange_request(
     exchange: &TokenExchange,
     uri: &Uri,
     headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
     body: &[u8],
 ) -> Result<IssuedToken, OAuthError> {
     let content_type = headers
@@ -774,17 +856,19 @@ async fn exchange_request(
         _ => {}
     }
 
-    let (subject_kind, subject_bytes) = match subject {
-        Subject::Proof(token) => (0, token.as_bytes()),
-        Subject::VaultLogin(body) => (1, body),
-    };
     let verified = match subject {
         // Only proofs are exchanged: a JWT handed back would renew itself forever.
-        Subject::Proof(token) if ProofFormat::split_token(token).is_none() => {
-            return Err(OAuthError::request("the subject token is not an IAM proof"));
+        Subject::Proof(token) => match ProofFormat::split_token(token) {
+            None => return Err(OAuthError::request("the subject token is not an IAM proof")),
+            Some((ProofFormat::K8sAwsV1, _)) if !inner.accept_eks_tokens => {
+                return Err(format_refused("k8s-aws-v1 proofs are not exchanged here"));
+            }
+            Some(_) => inner.layer.verify_token_from(token, client).await,
+        },
+        Subject::VaultLogin(_) if !inner.accept_vault_logins => {
+            return Err(format_refused("Vault-format logins are not exchanged here"));
         }
-        Subject::Proof(token) => inner.layer.verify_token(token).await,
-        Subject::VaultLogin(body) => inner.layer.verify_vault_login(body).await,
+        Subject::VaultLogin(body) => inner.layer.verify_vault_login_from(body, client).await,
     };
     let principal = verified.map_err(|refusal| {
         tracing::debug!(reason = %refusal.reason(), detail = %refusal.detail(), "token exchange refused");
@@ -815,8 +899,7 @@ async fn exchange_request(
     // Only after the proof verified again: a reused token is handed only to a proof that is
     // still valid now.
     let key = reuse_key(
-        subject_kind,
-        subject_bytes,
+        &principal,
         audience
             .or(inner.default_audience.as_deref())
             .unwrap_or_default(),
@@ -828,16 +911,37 @@ async fn exchange_request(
         }
         inner.issued.invalidate(&key).await;
     }
+    // Spent only by the request that signs; those waiting on it share its token.
+    let issue = async {
+        if let Err(wait) = inner.issuance.spend(&Box::from(principal.arn())) {
+            return Err(Refused::Budget(wait));
+        }
+        exchange
+            .issue(&principal, audience)
+            .await
+            .map_err(Refused::Issue)
+    };
     inner
         .issued
-        .try_get_with(key, exchange.issue(&principal, audience))
+        .try_get_with(key, issue)
         .await
         .map_err(|e| match &*e {
-            IssueError::AudienceNotAllowed(_) => {
+            Refused::Budget(wait) => {
+                tracing::info!(principal = %principal, "token issuance budget spent");
+                let reason = ReasonCode::ExchangeRateLimited;
+                OAuthError {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    error: "temporarily_unavailable",
+                    description: reason.message().to_owned(),
+                    reason: Some(reason.as_str()),
+                    retry_after: Some(retry_after_secs(*wait)),
+                }
+            }
+            Refused::Issue(IssueError::AudienceNotAllowed(_)) => {
                 OAuthError::request("audience is not allowed").with_error("invalid_target")
             }
-            IssueError::NoAudience => OAuthError::request("audience is required"),
-            IssueError::Signing(e) => {
+            Refused::Issue(IssueError::NoAudience) => OAuthError::request("audience is required"),
+            Refused::Issue(IssueError::Signing(e)) => {
                 tracing::warn!(error = %e, "token signing failed");
                 OAuthError {
                     status: StatusCode::SERVICE_UNAVAILABLE,

@@ -200,10 +200,24 @@ impl Jwk {
             return Err(JwkError::Unsupported(format!("use {use_:?}")));
         }
         let algorithm = self.algorithm()?;
+        // The pin hashes the decoded key material (integers without leading zeros), so that one
+        // key written two ways (a leading zero byte in `n`, `AAEAAQ` for `AQAB`) is one key.
+        let mut pin = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut pin_field = |bytes: &[u8]| {
+            pin.update(&(bytes.len() as u64).to_be_bytes());
+            pin.update(bytes);
+        };
+        pin_field(algorithm.as_str().as_bytes());
         let key = match self.kty.as_str() {
             "RSA" => {
                 let n = unb64("n", self.n.as_deref())?;
                 let e = unb64("e", self.e.as_deref())?;
+                let unsigned = |v: &[u8]| {
+                    let start = v.iter().position(|&b| b != 0).unwrap_or(v.len());
+                    v[start..].to_vec()
+                };
+                pin_field(&unsigned(&n));
+                pin_field(&unsigned(&e));
                 let n_bits = n
                     .iter()
                     .position(|&b| b != 0)
@@ -216,7 +230,9 @@ impl Jwk {
                 if e.is_empty() || e.len() > 8 {
                     return Err(JwkError::Invalid("RSA exponent".to_owned()));
                 }
-                DecodingKey::from_rsa_raw_components(&n, &e)
+                // Big-endian integers: a leading zero byte (written by some issuers) is not part
+                // of the value, and the RSA backend would otherwise read a different modulus.
+                DecodingKey::from_rsa_raw_components(&unsigned(&n), &unsigned(&e))
             }
             "EC" => {
                 let size = if algorithm == JwtAlgorithm::ES384 {
@@ -229,6 +245,8 @@ impl Jwk {
                 if x.len() != size || y.len() != size {
                     return Err(JwkError::Invalid("EC coordinate length".to_owned()));
                 }
+                pin_field(&x);
+                pin_field(&y);
                 let mut point = Vec::with_capacity(1 + 2 * size);
                 point.push(4);
                 point.extend_from_slice(&x);
@@ -240,13 +258,17 @@ impl Jwk {
                 if x.len() != 32 {
                     return Err(JwkError::Invalid("Ed25519 key length".to_owned()));
                 }
+                pin_field(&x);
                 DecodingKey::from_ed_der(&x)
             }
         };
+        let mut material = [0; 32];
+        material.copy_from_slice(pin.finish().as_ref());
         Ok(VerifyingKey {
             algorithm,
             key,
             thumbprint: self.thumbprint(),
+            material,
         })
     }
 }
@@ -292,8 +314,11 @@ impl JwkSet {
 pub(crate) struct VerifyingKey {
     pub(crate) algorithm: JwtAlgorithm,
     pub(crate) key: DecodingKey,
-    /// Identifies the key material, so that a refreshed set can tell a replaced key.
+    /// The RFC 7638 thumbprint of the JWK as written, for logs.
     pub(crate) thumbprint: String,
+    /// SHA-256 of the algorithm and the decoded key material: what a `kid` is pinned to, so
+    /// that a refreshed set can tell a replaced key from the same key re-encoded.
+    pub(crate) material: [u8; 32],
 }
 
 impl fmt::Debug for VerifyingKey {

@@ -14,17 +14,18 @@ use crate::error::{AuthError, ReasonCode};
 
 /// The largest JWKS document read.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
-/// Bounds on the cache lifetime a JWKS response's `Cache-Control: max-age` may set.
+/// The shortest cache lifetime a JWKS response's `Cache-Control` may set (the longest is the
+/// verifier's `jwks_max_cache_ttl`).
 const MIN_TTL: Duration = Duration::from_secs(30);
-const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub(crate) type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
 struct Snapshot {
     keys: KeyMap,
-    /// The thumbprint first seen under each `kid`: a later set that puts other key material
-    /// under a known `kid` gets that `kid` refused, never silently accepted.
-    pinned: HashMap<String, String>,
+    /// The key material first seen under each `kid` ([`VerifyingKey::material`]): a later set
+    /// that puts other key material under a known `kid` gets that `kid` refused, never
+    /// silently accepted.
+    pinned: HashMap<String, [u8; 32]>,
     fetched_at: Option<Instant>,
     ttl: Duration,
     /// Bumped on every successful fetch.
@@ -60,13 +61,36 @@ struct Gate {
 
 pub(crate) struct RemoteJwks {
     url: String,
+    /// `url` without userinfo or query, for logs and error details.
+    shown: String,
     http: reqwest::Client,
     snapshot: RwLock<Arc<Snapshot>>,
     /// Held only while fetching: single flight. Requests for known keys never wait on it.
     refresh: tokio::sync::Mutex<Gate>,
     cooldown: Duration,
     default_ttl: Duration,
+    max_ttl: Duration,
     max_stale: Duration,
+}
+
+/// `url` as logs may show it: userinfo (a password) replaced by `***`, the query (a token)
+/// by `?***`.
+fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let had_userinfo = !parsed.username().is_empty() || parsed.password().is_some();
+            if had_userinfo {
+                let _ = parsed.set_username("***");
+                let _ = parsed.set_password(None);
+            }
+            if parsed.query().is_some() {
+                parsed.set_query(Some("***"));
+            }
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable JWKS URL>".to_owned(),
+    }
 }
 
 fn within(at: Option<Instant>, window: Duration) -> bool {
@@ -79,9 +103,11 @@ impl RemoteJwks {
         http: reqwest::Client,
         cooldown: Duration,
         default_ttl: Duration,
+        max_ttl: Duration,
         max_stale: Duration,
     ) -> Self {
         Self {
+            shown: redacted(&url),
             url,
             http,
             snapshot: RwLock::new(Arc::new(Snapshot {
@@ -93,7 +119,8 @@ impl RemoteJwks {
             })),
             refresh: tokio::sync::Mutex::new(Gate::default()),
             cooldown,
-            default_ttl,
+            default_ttl: default_ttl.min(max_ttl),
+            max_ttl,
             max_stale,
         }
     }
@@ -165,7 +192,8 @@ impl RemoteJwks {
     }
 
     fn unavailable(&self, why: &str) -> AuthError {
-        AuthError::new(ReasonCode::JwksUnavailable).with_detail(format!("JWKS {} {why}", self.url))
+        AuthError::new(ReasonCode::JwksUnavailable)
+            .with_detail(format!("JWKS {} {why}", self.shown))
     }
 
     /// Fetches the set and installs it; the caller holds the gate.
@@ -176,15 +204,15 @@ impl RemoteJwks {
                 let mut slot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
                 let mut pinned = slot.pinned.clone();
                 keys.retain(|kid, key| match pinned.get(kid) {
-                    Some(thumbprint) if *thumbprint != key.thumbprint => {
+                    Some(material) if *material != key.material => {
                         // A kid names one key forever: new material under it is either a
                         // mistake or a JWKS takeover, and tokens naming it are refused.
-                        tracing::warn!(url = %self.url, kid = %kid, "JWKS replaced the key of a known kid; that kid is refused");
+                        tracing::warn!(url = %self.shown, kid = %kid, "JWKS replaced the key of a known kid; that kid is refused");
                         false
                     }
                     Some(_) => true,
                     None => {
-                        pinned.insert(kid.clone(), key.thumbprint.clone());
+                        pinned.insert(kid.clone(), key.material);
                         true
                     }
                 });
@@ -197,13 +225,13 @@ impl RemoteJwks {
                 });
                 *slot = next.clone();
                 crate::metrics::record::jwks_refresh("ok");
-                tracing::debug!(url = %self.url, keys = next.keys.len(), ttl_secs = ttl.as_secs(), "JWKS fetched");
+                tracing::debug!(url = %self.shown, keys = next.keys.len(), ttl_secs = ttl.as_secs(), "JWKS fetched");
                 Ok(next)
             }
             Err(detail) => {
                 gate.last_failure = Some(Instant::now());
                 crate::metrics::record::jwks_refresh("error");
-                tracing::warn!(url = %self.url, detail = %detail, "JWKS fetch failed");
+                tracing::warn!(url = %self.shown, detail = %detail, "JWKS fetch failed");
                 Err(AuthError::new(ReasonCode::JwksUnavailable).with_detail(detail))
             }
         }
@@ -212,28 +240,29 @@ impl RemoteJwks {
     async fn fetch(&self) -> Result<(KeyMap, Duration), String> {
         let response = self
             .http
-            .get(&self.url)
+            .get(self.url.as_str())
             .header(header::ACCEPT, "application/json, application/jwk-set+json")
             .send()
             .await
-            .map_err(|e| format!("GET {}: {e}", self.url))?;
+            // reqwest's Display appends the URL, userinfo included.
+            .map_err(|e| format!("GET {}: {}", self.shown, e.without_url()))?;
         if response.status() != http::StatusCode::OK {
-            return Err(format!("GET {}: status {}", self.url, response.status()));
+            return Err(format!("GET {}: status {}", self.shown, response.status()));
         }
         let ttl = response
             .headers()
             .get(header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
-            .map_or(self.default_ttl, max_age);
+            .map_or(self.default_ttl, |v| max_age(v, self.max_ttl));
         let body = read_capped(response, MAX_JWKS_BYTES)
             .await
             .map_err(|e| match e {
-                CappedBodyError::TooLarge => format!("GET {}: document too large", self.url),
-                CappedBodyError::Transport(e) => format!("GET {}: {e}", self.url),
+                CappedBodyError::TooLarge => format!("GET {}: document too large", self.shown),
+                CappedBodyError::Transport(e) => format!("GET {}: {}", self.shown, e.without_url()),
             })?;
-        let set = JwkSet::from_json(&body).map_err(|e| format!("GET {}: {e}", self.url))?;
+        let set = JwkSet::from_json(&body).map_err(|e| format!("GET {}: {e}", self.shown))?;
         Ok((
-            key_map(&set, false).map_err(|e| format!("GET {}: {e}", self.url))?,
+            key_map(&set, false).map_err(|e| format!("GET {}: {e}", self.shown))?,
             ttl,
         ))
     }
@@ -243,8 +272,8 @@ fn unknown_kid(kid: &str, when: &str) -> AuthError {
     AuthError::new(ReasonCode::JwtUnknownKey).with_detail(format!("no key with kid {kid:?} {when}"))
 }
 
-/// The cache lifetime a `Cache-Control` value asks for, within bounds.
-fn max_age(cache_control: &str) -> Duration {
+/// The cache lifetime a `Cache-Control` value asks for, between [`MIN_TTL`] and `max`.
+fn max_age(cache_control: &str, max: Duration) -> Duration {
     let mut ttl = None;
     for directive in cache_control.split(',').map(str::trim) {
         let lower = directive.to_ascii_lowercase();
@@ -258,7 +287,7 @@ fn max_age(cache_control: &str) -> Duration {
             ttl = Some(Duration::from_secs(secs));
         }
     }
-    ttl.unwrap_or(MIN_TTL).clamp(MIN_TTL, MAX_TTL)
+    ttl.unwrap_or(MIN_TTL).clamp(MIN_TTL, max.max(MIN_TTL))
 }
 
 /// The verification keys of a set, by `kid`. With `strict`, any key that cannot be used is an
@@ -300,10 +329,27 @@ mod tests {
 
     #[test]
     fn max_age_is_read_and_bounded() {
-        assert_eq!(max_age("public, max-age=300"), Duration::from_secs(300));
-        assert_eq!(max_age("max-age=1"), MIN_TTL);
-        assert_eq!(max_age("max-age=99999999"), MAX_TTL);
-        assert_eq!(max_age("no-store"), MIN_TTL);
-        assert_eq!(max_age("public"), MIN_TTL);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            max_age("public, max-age=300", hour),
+            Duration::from_secs(300)
+        );
+        assert_eq!(max_age("max-age=1", hour), MIN_TTL);
+        assert_eq!(max_age("max-age=99999999", hour), hour);
+        assert_eq!(max_age("max-age=86400", hour), hour);
+        assert_eq!(max_age("no-store", hour), MIN_TTL);
+        assert_eq!(max_age("public", hour), MIN_TTL);
+    }
+
+    #[test]
+    fn urls_are_shown_without_userinfo_or_query() {
+        assert_eq!(
+            redacted("https://user:secret@idp.example.com/keys?token=t#f"),
+            "https://***@idp.example.com/keys?***"
+        );
+        assert_eq!(
+            redacted("https://idp.example.com/keys"),
+            "https://idp.example.com/keys"
+        );
     }
 }

@@ -23,6 +23,8 @@ use crate::server::{TokenVerifier, VerifyFuture};
 
 /// The most clock leeway a verifier may allow for `exp`, `nbf` and `iat`.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
+/// The most [`JwtVerifierBuilder::jwks_max_cache_ttl`] accepts.
+const MAX_JWKS_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A configuration mistake found by [`JwtVerifierBuilder::build`].
 #[non_exhaustive]
@@ -54,9 +56,12 @@ pub enum VerifierConfigError {
     /// The JWKS refresh cooldown is below one second.
     #[error("jwks_refresh_cooldown must be at least 1s, got {0:?}")]
     RefreshCooldown(Duration),
-    /// A timeout or cache lifetime is zero.
+    /// A timeout, cache lifetime or size cap is zero.
     #[error("{0} must not be zero")]
     Zero(&'static str),
+    /// A duration is above its maximum.
+    #[error("{0} must be at most {1:?}")]
+    TooLong(&'static str, Duration),
     /// The HTTP client for remote JWK sets could not be built.
     #[error("cannot build the JWKS HTTP client: {0}")]
     HttpClient(String),
@@ -139,8 +144,10 @@ pub struct JwtVerifierBuilder {
     leeway: Duration,
     refresh_cooldown: Duration,
     default_cache_ttl: Duration,
+    max_cache_ttl: Duration,
     max_stale: Duration,
     http_timeout: Duration,
+    max_token_bytes: usize,
     max_token_lifetime: Duration,
     allow_root: bool,
     allow_federated_users: bool,
@@ -177,9 +184,25 @@ impl JwtVerifierBuilder {
     }
 
     /// How long a fetched JWK set is used when its response has no `Cache-Control: max-age`
-    /// (which, when present, is obeyed between 30 seconds and a day). Default 5 minutes.
+    /// (which, when present, is obeyed between 30 seconds and
+    /// [`jwks_max_cache_ttl`](Self::jwks_max_cache_ttl)). Default 5 minutes.
     pub fn jwks_cache_ttl(mut self, ttl: Duration) -> Self {
         self.default_cache_ttl = ttl;
+        self
+    }
+
+    /// The longest a fetched JWK set is used before it is fetched again, whatever its
+    /// `Cache-Control: max-age` asks: a key the issuer withdraws stops being trusted within it.
+    /// At most a day. Default 1 hour.
+    pub fn jwks_max_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.max_cache_ttl = ttl;
+        self
+    }
+
+    /// The longest token read, checked before anything else (longer ones are
+    /// `401 jwt.too_large`). Default 8 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
         self
     }
 
@@ -259,8 +282,18 @@ impl JwtVerifierBuilder {
         if self.refresh_cooldown < Duration::from_secs(1) {
             return Err(VerifierConfigError::RefreshCooldown(self.refresh_cooldown));
         }
+        if self.max_token_bytes == 0 {
+            return Err(VerifierConfigError::Zero("max_token_bytes"));
+        }
+        if self.max_cache_ttl > MAX_JWKS_CACHE_TTL {
+            return Err(VerifierConfigError::TooLong(
+                "jwks_max_cache_ttl",
+                MAX_JWKS_CACHE_TTL,
+            ));
+        }
         for (name, value) in [
             ("jwks_cache_ttl", self.default_cache_ttl),
+            ("jwks_max_cache_ttl", self.max_cache_ttl),
             ("jwks_timeout", self.http_timeout),
             ("max_token_lifetime", self.max_token_lifetime),
             ("cache_max_ttl", self.cache_max_ttl),
@@ -312,6 +345,7 @@ impl JwtVerifierBuilder {
                         })?,
                         self.refresh_cooldown,
                         self.default_cache_ttl,
+                        self.max_cache_ttl,
                         self.max_stale,
                     ))
                 }
@@ -336,6 +370,7 @@ impl JwtVerifierBuilder {
                     .then(|| LocalStore::new(self.cache_max_entries)),
                 cache_max_ttl: self.cache_max_ttl,
                 signature_checks: AtomicU64::new(0),
+                max_token_bytes: self.max_token_bytes,
             }),
         })
     }
@@ -380,6 +415,7 @@ struct Inner {
     allow_root: bool,
     allow_federated_users: bool,
     clock: SharedClock,
+    max_token_bytes: usize,
     /// Verified tokens by their whole bytes.
     cache: Option<LocalStore<Verified>>,
     cache_max_ttl: Duration,
@@ -470,8 +506,10 @@ impl JwtVerifier {
             leeway: Duration::from_secs(30),
             refresh_cooldown: Duration::from_secs(10),
             default_cache_ttl: Duration::from_secs(5 * 60),
+            max_cache_ttl: Duration::from_secs(60 * 60),
             max_stale: Duration::from_secs(60 * 60),
             http_timeout: Duration::from_secs(5),
+            max_token_bytes: 8 * 1024,
             max_token_lifetime: Duration::from_secs(60 * 60),
             allow_root: false,
             allow_federated_users: false,
@@ -490,6 +528,14 @@ impl JwtVerifier {
     /// Verifies `token` (a compact JWS) and returns the caller it names.
     pub async fn verify(&self, token: &str) -> Result<IamPrincipal, AuthError> {
         let inner = &*self.inner;
+        // Before any decoding: base64 and JSON parsing cost in proportion to the input.
+        if token.len() > inner.max_token_bytes {
+            return Err(AuthError::new(ReasonCode::JwtTooLarge).with_detail(format!(
+                "{} bytes > {}",
+                token.len(),
+                inner.max_token_bytes
+            )));
+        }
         let Some(cache) = &inner.cache else {
             return self.verify_signed(token).await.map(|(v, _)| v.principal);
         };

@@ -2,6 +2,8 @@
 //! tokens, a counting JWKS server, and a served `TokenExchange`.
 #![allow(dead_code)]
 
+#[cfg(feature = "kms")]
+pub mod moto;
 #[path = "../support/python_env.rs"]
 pub mod python_env;
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod examples;
+pub mod logs;
 pub mod vault;
 
 use std::sync::Arc;

@@ -1,38 +1,10 @@
-//! The table of AWS STS endpoints that a proof may name.
-//!
-//! A proof's URL host must be *exactly* equal, byte for byte, to one of the hosts in an
-//! [`StsEndpointTable`]: there is no prefix, suffix, case-insensitive or pattern matching, so
-//! `sts.amazonaws.com.evil.com`, `STS.amazonaws.com` or `sts.amazonaws.com.` (trailing dot) are
-//! all unknown. Each entry also says which region the SigV4 credential scope must name: the
-//! global endpoint `sts.amazonaws.com` signs as `us-east-1`, every other host signs as the
-//! region in its name.
-//!
-//! # Where the facts come from
-//!
-//! The region lists and DNS suffixes follow the partition metadata that the AWS SDKs ship
-//! (botocore `data/partitions.json`, the generated STS endpoint resolver of aws-sdk-go-v2) and
-//! the host shapes follow the STS endpoint rule set (`endpoint-rule-set-1.json`): regional
-//! `sts.REGION.SUFFIX`, FIPS `sts-fips.REGION.SUFFIX`, dual-stack `sts.REGION.DUALSTACK_SUFFIX`,
-//! FIPS dual-stack `sts-fips.REGION.DUALSTACK_SUFFIX`, and the global `sts.amazonaws.com`. The
-//! rule set can spell a FIPS host for any region, but STS only serves FIPS hosts in some of them;
-//! this table lists only the ones that the AWS STS endpoint documentation (the general
-//! reference's STS endpoints page and the IAM guide's dual-stack page) says exist:
-//!
-//! * `aws`: regional and dual-stack hosts in every region; FIPS and FIPS dual-stack hosts in
-//!   `us-east-1`, `us-east-2`, `us-west-1` and `us-west-2`; the global host (`us-east-1`).
-//! * `aws-cn`: regional (`amazonaws.com.cn`) and dual-stack (`api.amazonwebservices.com.cn`)
-//!   hosts; no FIPS hosts.
-//! * `aws-us-gov`: regional and dual-stack hosts. The regional GovCloud hosts are themselves
-//!   the FIPS endpoints (the rule set maps FIPS to `sts.REGION.amazonaws.com` there), so they are
-//!   listed once, as [`EndpointKind::Regional`].
-//!
-//! The isolated partitions (`aws-iso*`) and the European Sovereign Cloud are not included.
-//! New regions need a new release of this crate; until then a proof for such a region is
-//! refused as naming an unknown host, which fails closed.
+//! [`StsEndpointTable`]: the STS hosts a proof may name, and the region each one signs as.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::str::FromStr;
+use std::sync::Arc;
+
+use super::partition::Partition;
 
 /// The global (legacy) STS host of the `aws` partition.
 const GLOBAL_HOST: &str = "sts.amazonaws.com";
@@ -40,171 +12,8 @@ const GLOBAL_HOST: &str = "sts.amazonaws.com";
 /// The region the global host signs as.
 const GLOBAL_SIGNING_REGION: &str = "us-east-1";
 
-/// Regions of the commercial `aws` partition.
-const AWS_REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-6",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
-
-/// Regions of the `aws` partition with `sts-fips.*` hosts (plain and dual-stack).
-const AWS_FIPS_REGIONS: &[&str] = &["us-east-1", "us-east-2", "us-west-1", "us-west-2"];
-
-/// Regions of the China partition.
-const AWS_CN_REGIONS: &[&str] = &["cn-north-1", "cn-northwest-1"];
-
-/// Regions of the GovCloud (US) partition.
-const AWS_US_GOV_REGIONS: &[&str] = &["us-gov-east-1", "us-gov-west-1"];
-
-/// An AWS partition: a group of regions with its own DNS names and accounts.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Partition {
-    /// The commercial partition, `aws`.
-    Aws,
-    /// The China partition, `aws-cn`.
-    AwsCn,
-    /// The AWS GovCloud (US) partition, `aws-us-gov`.
-    AwsUsGov,
-}
-
-impl Partition {
-    /// Every partition this crate knows.
-    pub const ALL: [Partition; 3] = [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov];
-
-    /// The partition's identifier, as it appears in ARNs: `aws`, `aws-cn` or `aws-us-gov`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Partition::Aws => "aws",
-            Partition::AwsCn => "aws-cn",
-            Partition::AwsUsGov => "aws-us-gov",
-        }
-    }
-
-    /// The regions of this partition in which STS has endpoints, sorted.
-    pub fn regions(&self) -> &'static [&'static str] {
-        match self {
-            Partition::Aws => AWS_REGIONS,
-            Partition::AwsCn => AWS_CN_REGIONS,
-            Partition::AwsUsGov => AWS_US_GOV_REGIONS,
-        }
-    }
-
-    /// The partition that `region` belongs to, if it is a known region.
-    pub fn for_region(region: &str) -> Option<Partition> {
-        Partition::ALL
-            .into_iter()
-            .find(|partition| partition.static_region(region).is_some())
-    }
-
-    /// The DNS suffix of regional and FIPS hosts.
-    fn dns_suffix(&self) -> &'static str {
-        match self {
-            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
-            Partition::AwsCn => "amazonaws.com.cn",
-        }
-    }
-
-    /// The DNS suffix of dual-stack (IPv4 and IPv6) hosts.
-    fn dual_stack_dns_suffix(&self) -> &'static str {
-        match self {
-            Partition::Aws | Partition::AwsUsGov => "api.aws",
-            Partition::AwsCn => "api.amazonwebservices.com.cn",
-        }
-    }
-
-    /// The regions with separate `sts-fips.*` hosts.
-    fn fips_regions(&self) -> &'static [&'static str] {
-        match self {
-            Partition::Aws => AWS_FIPS_REGIONS,
-            Partition::AwsCn | Partition::AwsUsGov => &[],
-        }
-    }
-
-    /// `region` as the static string of this partition's list, if it is one of its regions.
-    fn static_region(&self, region: &str) -> Option<&'static str> {
-        self.regions()
-            .iter()
-            .copied()
-            .find(|known| *known == region)
-    }
-}
-
-impl fmt::Display for Partition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Partition {
-    type Err = UnknownPartition;
-
-    /// Parses the exact, lower-case partition identifier (`aws`, `aws-cn`, `aws-us-gov`).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Partition::ALL
-            .into_iter()
-            .find(|partition| partition.as_str() == s)
-            .ok_or_else(|| UnknownPartition { name: s.to_owned() })
-    }
-}
-
-/// The error of parsing a [`Partition`] from a string that names none.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownPartition {
-    name: String,
-}
-
-impl UnknownPartition {
-    /// The string that was not a partition identifier.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl fmt::Display for UnknownPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown AWS partition {:?} (expected aws, aws-cn or aws-us-gov)",
-            self.name
-        )
-    }
-}
-
-impl std::error::Error for UnknownPartition {}
-
-/// The error of [`StsEndpointTable::with_regions`] for a region outside the given partitions.
+/// The error of [`StsEndpointTable::with_regions`] and [`StsEndpointTable::with_extra_regions`]
+/// for a region outside the table's partitions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownRegion {
     region: String,
@@ -221,7 +30,8 @@ impl fmt::Display for UnknownRegion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:?} is not a known STS region of the configured AWS partitions",
+            "{:?} is not a known STS region of the configured AWS partitions, nor a region name \
+             that follows their naming rules",
             self.region
         )
     }
@@ -235,13 +45,13 @@ impl std::error::Error for UnknownRegion {}
 pub enum EndpointKind {
     /// The global (legacy) endpoint `sts.amazonaws.com`, which signs as `us-east-1`.
     Global,
-    /// A regional endpoint, `sts.REGION.amazonaws.com` (`.com.cn` in China). In GovCloud these
-    /// hosts are also the FIPS endpoints.
+    /// A regional endpoint, `sts.REGION.DNS_SUFFIX` (`amazonaws.com`, `amazonaws.com.cn`,
+    /// `amazonaws.eu`, `c2s.ic.gov`...). In GovCloud these hosts are also the FIPS endpoints.
     Regional,
     /// A FIPS endpoint, `sts-fips.REGION.amazonaws.com`.
     Fips,
-    /// A dual-stack (IPv4 and IPv6) endpoint, `sts.REGION.api.aws`
-    /// (`sts.REGION.api.amazonwebservices.com.cn` in China).
+    /// A dual-stack (IPv4 and IPv6) endpoint, `sts.REGION.DUAL_STACK_SUFFIX` (`api.aws`,
+    /// `api.amazonwebservices.com.cn`, `api.amazonwebservices.eu`).
     DualStack,
     /// A FIPS dual-stack endpoint, `sts-fips.REGION.api.aws`.
     FipsDualStack,
@@ -251,7 +61,7 @@ pub enum EndpointKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StsEndpoint {
     host: Box<str>,
-    region: &'static str,
+    region: Arc<str>,
     partition: Partition,
     kind: EndpointKind,
 }
@@ -265,7 +75,7 @@ impl StsEndpoint {
     /// The region a SigV4 signature for this host must name in its credential scope
     /// (`us-east-1` for the global endpoint).
     pub fn region(&self) -> &str {
-        self.region
+        &self.region
     }
 
     /// The partition the host belongs to.
@@ -283,16 +93,22 @@ impl StsEndpoint {
 /// regions). Lookups are exact string comparisons.
 #[derive(Clone, Debug)]
 pub struct StsEndpointTable {
+    partitions: Vec<Partition>,
     by_host: HashMap<Box<str>, StsEndpoint>,
 }
 
 impl StsEndpointTable {
-    /// Every STS host of every region of `partitions`, of every endpoint kind that exists there
-    /// (including the global `sts.amazonaws.com` when [`Partition::Aws`] is given).
-    pub fn new(partitions: &[Partition]) -> Self {
-        let mut table = StsEndpointTable {
+    fn empty(partitions: &[Partition]) -> Self {
+        StsEndpointTable {
+            partitions: partitions.to_vec(),
             by_host: HashMap::new(),
-        };
+        }
+    }
+
+    /// Every STS host of every known region of `partitions`, of every endpoint kind that exists
+    /// there (including the global `sts.amazonaws.com` when [`Partition::Aws`] is given).
+    pub fn new(partitions: &[Partition]) -> Self {
+        let mut table = Self::empty(partitions);
         for &partition in partitions {
             for &region in partition.regions() {
                 table.add_region(partition, region);
@@ -301,7 +117,8 @@ impl StsEndpointTable {
         table
     }
 
-    /// The STS hosts of only `regions`, each of which must be a region of one of `partitions`.
+    /// The STS hosts of only `regions`, each of which must be a known region of one of
+    /// `partitions`.
     ///
     /// The global endpoint `sts.amazonaws.com` is included if and only if `us-east-1` (the
     /// region it signs as) is among `regions` and [`Partition::Aws`] among `partitions`.
@@ -309,18 +126,15 @@ impl StsEndpointTable {
     /// # Errors
     ///
     /// [`UnknownRegion`] for the first region that is not a known region of `partitions`
-    /// (region names are exact: `US-EAST-1` is not `us-east-1`).
+    /// (region names are exact: `US-EAST-1` is not `us-east-1`). A region that this release
+    /// does not know is added with [`with_extra_regions`](Self::with_extra_regions) instead.
     pub fn with_regions(partitions: &[Partition], regions: &[&str]) -> Result<Self, UnknownRegion> {
-        let mut table = StsEndpointTable {
-            by_host: HashMap::new(),
-        };
+        let mut table = Self::empty(partitions);
         for &region in regions {
-            let found = partitions.iter().find_map(|&partition| {
-                partition
-                    .static_region(region)
-                    .map(|region| (partition, region))
-            });
-            let Some((partition, region)) = found else {
+            let Some(&partition) = partitions
+                .iter()
+                .find(|partition| partition.regions().contains(&region))
+            else {
                 return Err(UnknownRegion {
                     region: region.to_owned(),
                 });
@@ -328,6 +142,44 @@ impl StsEndpointTable {
             table.add_region(partition, region);
         }
         Ok(table)
+    }
+
+    /// Adds regions that this release may not know yet (one AWS launched after it), by name.
+    ///
+    /// Each name must follow the naming rule of one of the table's partitions
+    /// ([`Partition::for_region_name`]); its hosts are derived by that partition's rules, as for
+    /// a known region: `sts.REGION.DNS_SUFFIX`, the dual-stack host where the partition has
+    /// dual-stack names, and `sts-fips.*` hosts for a US region of `aws`. Lookups stay exact.
+    /// A known region may be named too (it is added as [`with_regions`](Self::with_regions)
+    /// would add it).
+    ///
+    /// Only name a region that exists: the hosts of a mistyped name are hosts that no one can
+    /// serve under AWS's domains, so proofs for them fail at STS rather than here.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownRegion`] for the first name that follows no naming rule of the table's
+    /// partitions (`eu-west-9` is refused by a table of `aws-cn` only).
+    pub fn with_extra_regions<I, R>(mut self, regions: I) -> Result<Self, UnknownRegion>
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<str>,
+    {
+        for region in regions {
+            let region = region.as_ref();
+            let partition = Partition::for_region_name(region)
+                .filter(|partition| self.partitions.contains(partition))
+                .ok_or_else(|| UnknownRegion {
+                    region: region.to_owned(),
+                })?;
+            self.add_region(partition, region);
+        }
+        Ok(self)
+    }
+
+    /// The partitions the table was made for.
+    pub fn partitions(&self) -> &[Partition] {
+        &self.partitions
     }
 
     /// The endpoint whose host is exactly `host`, if any.
@@ -355,66 +207,46 @@ impl StsEndpointTable {
     }
 
     /// Adds every host of `region` (and the global host for `aws`/`us-east-1`).
-    fn add_region(&mut self, partition: Partition, region: &'static str) {
+    fn add_region(&mut self, partition: Partition, region: &str) {
+        let region: Arc<str> = Arc::from(region);
         let suffix = partition.dns_suffix();
-        let dual_stack_suffix = partition.dual_stack_dns_suffix();
-        self.insert(
-            format!("sts.{region}.{suffix}"),
-            region,
-            partition,
-            EndpointKind::Regional,
-        );
-        self.insert(
-            format!("sts.{region}.{dual_stack_suffix}"),
-            region,
-            partition,
-            EndpointKind::DualStack,
-        );
-        if partition.fips_regions().contains(&region) {
-            self.insert(
-                format!("sts-fips.{region}.{suffix}"),
-                region,
-                partition,
-                EndpointKind::Fips,
+        let mut add = |host: String, kind| {
+            self.by_host.insert(
+                host.clone().into_boxed_str(),
+                StsEndpoint {
+                    host: host.into_boxed_str(),
+                    region: region.clone(),
+                    partition,
+                    kind,
+                },
             );
-            self.insert(
-                format!("sts-fips.{region}.{dual_stack_suffix}"),
-                region,
-                partition,
-                EndpointKind::FipsDualStack,
-            );
-        }
-        if partition == Partition::Aws && region == GLOBAL_SIGNING_REGION {
-            self.insert(
-                GLOBAL_HOST.to_owned(),
-                GLOBAL_SIGNING_REGION,
-                partition,
-                EndpointKind::Global,
-            );
-        }
-    }
-
-    fn insert(
-        &mut self,
-        host: String,
-        region: &'static str,
-        partition: Partition,
-        kind: EndpointKind,
-    ) {
-        let host = host.into_boxed_str();
-        let endpoint = StsEndpoint {
-            host: host.clone(),
-            region,
-            partition,
-            kind,
         };
-        self.by_host.insert(host, endpoint);
+        add(format!("sts.{region}.{suffix}"), EndpointKind::Regional);
+        let dual_stack_suffix = partition.dual_stack_dns_suffix();
+        if let Some(dual_stack_suffix) = dual_stack_suffix {
+            add(
+                format!("sts.{region}.{dual_stack_suffix}"),
+                EndpointKind::DualStack,
+            );
+        }
+        if partition.has_fips_hosts(&region) {
+            add(format!("sts-fips.{region}.{suffix}"), EndpointKind::Fips);
+            if let Some(dual_stack_suffix) = dual_stack_suffix {
+                add(
+                    format!("sts-fips.{region}.{dual_stack_suffix}"),
+                    EndpointKind::FipsDualStack,
+                );
+            }
+        }
+        if partition == Partition::Aws && &*region == GLOBAL_SIGNING_REGION {
+            add(GLOBAL_HOST.to_owned(), EndpointKind::Global);
+        }
     }
 }
 
 /// The standard regional STS host of a known region of any partition, for example
-/// `sts.eu-west-1.amazonaws.com` or `sts.cn-north-1.amazonaws.com.cn`; `None` for an unknown
-/// region.
+/// `sts.eu-west-1.amazonaws.com`, `sts.cn-north-1.amazonaws.com.cn` or
+/// `sts.us-iso-east-1.c2s.ic.gov`; `None` for an unknown region.
 pub fn regional_host(region: &str) -> Option<String> {
     let partition = Partition::for_region(region)?;
     Some(format!("sts.{region}.{}", partition.dns_suffix()))
@@ -589,13 +421,31 @@ mod tests {
     fn table_sizes_match_the_endpoint_kinds() {
         // aws: regional + dual-stack per region, FIPS + FIPS dual-stack in 4 regions, global.
         let aws = StsEndpointTable::new(&[Partition::Aws]);
-        assert_eq!(aws.len(), AWS_REGIONS.len() * 2 + 4 * 2 + 1);
+        assert_eq!(aws.len(), Partition::Aws.regions().len() * 2 + 4 * 2 + 1);
         let cn = StsEndpointTable::new(&[Partition::AwsCn]);
         assert_eq!(cn.len(), 4);
         let gov = StsEndpointTable::new(&[Partition::AwsUsGov]);
         assert_eq!(gov.len(), 4);
+        let eusc = StsEndpointTable::new(&[Partition::AwsEusc]);
+        assert_eq!(eusc.len(), 2);
+        // The isolated partitions: one regional host per region, nothing else.
+        let iso = [
+            Partition::AwsIso,
+            Partition::AwsIsoB,
+            Partition::AwsIsoE,
+            Partition::AwsIsoF,
+        ];
+        let iso_table = StsEndpointTable::new(&iso);
+        assert_eq!(
+            iso_table.len(),
+            iso.iter().map(|p| p.regions().len()).sum::<usize>()
+        );
+        assert!(iso_table.iter().all(|e| e.kind() == EndpointKind::Regional));
         let table = all();
-        assert_eq!(table.len(), aws.len() + cn.len() + gov.len());
+        assert_eq!(
+            table.len(),
+            aws.len() + cn.len() + gov.len() + eusc.len() + iso_table.len()
+        );
         assert!(table.iter().all(|e| table.lookup(e.host()) == Some(e)));
     }
 
@@ -672,37 +522,138 @@ mod tests {
     }
 
     #[test]
-    fn partition_strings_round_trip() {
-        for partition in Partition::ALL {
-            assert_eq!(partition.as_str().parse::<Partition>(), Ok(partition));
-            assert_eq!(partition.to_string(), partition.as_str());
+    fn sovereign_and_isolated_partitions_have_their_own_suffixes() {
+        let table = all();
+        for (host, region, partition, kind) in [
+            (
+                "sts.eusc-de-east-1.amazonaws.eu",
+                "eusc-de-east-1",
+                Partition::AwsEusc,
+                EndpointKind::Regional,
+            ),
+            (
+                "sts.eusc-de-east-1.api.amazonwebservices.eu",
+                "eusc-de-east-1",
+                Partition::AwsEusc,
+                EndpointKind::DualStack,
+            ),
+            (
+                "sts.us-iso-east-1.c2s.ic.gov",
+                "us-iso-east-1",
+                Partition::AwsIso,
+                EndpointKind::Regional,
+            ),
+            (
+                "sts.us-isob-west-1.sc2s.sgov.gov",
+                "us-isob-west-1",
+                Partition::AwsIsoB,
+                EndpointKind::Regional,
+            ),
+            (
+                "sts.eu-isoe-west-1.cloud.adc-e.uk",
+                "eu-isoe-west-1",
+                Partition::AwsIsoE,
+                EndpointKind::Regional,
+            ),
+            (
+                "sts.us-isof-south-1.csp.hci.ic.gov",
+                "us-isof-south-1",
+                Partition::AwsIsoF,
+                EndpointKind::Regional,
+            ),
+        ] {
+            assert_endpoint(&table, host, region, partition, kind);
         }
-        let err = "AWS".parse::<Partition>().unwrap_err();
-        assert_eq!(err.name(), "AWS");
-        assert!("aws-iso".parse::<Partition>().is_err());
+        for host in [
+            "sts-fips.us-iso-east-1.c2s.ic.gov",
+            "sts.us-iso-east-1.api.aws",
+            "sts-fips.eusc-de-east-1.amazonaws.eu",
+            "sts.eusc-de-east-1.amazonaws.com",
+            "sts.us-iso-east-1.amazonaws.com",
+        ] {
+            assert!(table.lookup(host).is_none(), "{host} must not be found");
+        }
     }
 
     #[test]
-    fn partition_regions_and_lookup_agree() {
-        assert_eq!(Partition::Aws.regions().len(), 34);
-        assert_eq!(Partition::AwsCn.regions(), ["cn-north-1", "cn-northwest-1"]);
-        assert_eq!(
-            Partition::AwsUsGov.regions(),
-            ["us-gov-east-1", "us-gov-west-1"]
+    fn extra_regions_get_the_hosts_of_their_partition_rules() {
+        let table = StsEndpointTable::new(&[Partition::Aws, Partition::AwsIsoB])
+            .with_extra_regions(["eu-west-9", "us-east-7", "us-isob-north-2"])
+            .unwrap();
+        assert_endpoint(
+            &table,
+            "sts.eu-west-9.amazonaws.com",
+            "eu-west-9",
+            Partition::Aws,
+            EndpointKind::Regional,
         );
-        assert_eq!(Partition::for_region("ca-west-1"), Some(Partition::Aws));
-        assert_eq!(
-            Partition::for_region("us-gov-east-1"),
-            Some(Partition::AwsUsGov)
+        assert_endpoint(
+            &table,
+            "sts.eu-west-9.api.aws",
+            "eu-west-9",
+            Partition::Aws,
+            EndpointKind::DualStack,
         );
-        assert_eq!(Partition::for_region("aws-global"), None);
-        for partition in Partition::ALL {
-            let regions = partition.regions();
-            assert!(
-                regions.windows(2).all(|w| w[0] < w[1]),
-                "{partition} sorted"
-            );
+        assert!(table.lookup("sts-fips.eu-west-9.amazonaws.com").is_none());
+        assert_endpoint(
+            &table,
+            "sts-fips.us-east-7.api.aws",
+            "us-east-7",
+            Partition::Aws,
+            EndpointKind::FipsDualStack,
+        );
+        assert_endpoint(
+            &table,
+            "sts.us-isob-north-2.sc2s.sgov.gov",
+            "us-isob-north-2",
+            Partition::AwsIsoB,
+            EndpointKind::Regional,
+        );
+        let known = StsEndpointTable::new(&[Partition::Aws, Partition::AwsIsoB]).len();
+        assert_eq!(table.len(), known + 2 + 4 + 1);
+        // Still exact: no other spelling of the new region's hosts.
+        for host in [
+            "STS.eu-west-9.amazonaws.com",
+            "sts.eu-west-9.amazonaws.com.",
+            "sts.eu-west-9.amazonaws.com.cn",
+            "sts.eu-west-9.sc2s.sgov.gov",
+        ] {
+            assert!(table.lookup(host).is_none(), "{host:?} must not be found");
         }
+    }
+
+    #[test]
+    fn extra_regions_outside_the_table_partitions_are_refused() {
+        let aws = || StsEndpointTable::new(&[Partition::Aws]);
+        for region in [
+            "cn-east-9",
+            "us-gov-north-1",
+            "eusc-de-west-1",
+            "us-iso-north-1",
+            "EU-WEST-9",
+            "eu-west-9.evil.com",
+            "eu-west-9 ",
+            "evil.com",
+            "",
+        ] {
+            let err = aws().with_extra_regions([region]).unwrap_err();
+            assert_eq!(err.region(), region);
+        }
+        let restricted = StsEndpointTable::with_regions(&[Partition::AwsCn], &["cn-north-1"])
+            .unwrap()
+            .with_extra_regions(["cn-east-9"])
+            .unwrap();
+        assert_eq!(restricted.partitions(), [Partition::AwsCn]);
+        assert!(
+            restricted
+                .lookup("sts.cn-east-9.amazonaws.com.cn")
+                .is_some()
+        );
+        assert!(
+            restricted
+                .lookup("sts.cn-northwest-1.amazonaws.com.cn")
+                .is_none()
+        );
     }
 
     #[test]
@@ -719,7 +670,12 @@ mod tests {
             regional_host("us-gov-west-1").as_deref(),
             Some("sts.us-gov-west-1.amazonaws.com")
         );
+        assert_eq!(
+            regional_host("us-isof-east-1").as_deref(),
+            Some("sts.us-isof-east-1.csp.hci.ic.gov")
+        );
         assert_eq!(regional_host("xx-fake-1"), None);
+        assert_eq!(regional_host("eu-west-9"), None);
         assert_eq!(regional_host("aws-global"), None);
     }
 
