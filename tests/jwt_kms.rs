@@ -121,10 +121,3 @@ async fn kms_key_configured_by_alias_keeps_signing_with_the_key_it_published() {
     let principal = verifier.verify(&token).await.unwrap();
     assert_eq!(principal.arn(), ROLE_ARN);
 }
-
-fn base64_url(part: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap()
-}

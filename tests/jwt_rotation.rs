@@ -321,10 +321,3 @@ async fn an_unknown_kid_while_the_jwks_is_down_is_unavailable_not_unauthorized()
     assert_eq!(error.reason(), ReasonCode::JwksUnavailable);
     assert_eq!(error.status(), 503);
 }
-
-fn base64_url(part: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap()
-}

@@ -117,6 +117,11 @@ pub fn jws(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) 
     token
 }
 
+/// The bytes of one base64url (unpadded) part of a compact JWS.
+pub fn base64_url(part: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(part).unwrap()
+}
+
 /// A token signed by `key` under `kid` with `alg`, carrying `claims`.
 pub fn token(key: &TestKey, alg: &str, kid: &str, claims: &Value) -> String {
     jws(
@@ -235,6 +240,18 @@ impl JwksServer {
     }
 }
 
+/// The layer of an exchange: proofs for `PROOF_AUDIENCE` from any account, verified by `sts`.
+pub fn exchange_layer(sts: &LocalSts) -> IamAuthLayer {
+    IamAuthLayer::new(
+        IamAuthConfig::builder()
+            .audience(PROOF_AUDIENCE)
+            .allow_any_aws_account()
+            .dangerous_sts_connect_to(sts.connect_to())
+            .build()
+            .unwrap(),
+    )
+}
+
 /// A `TokenExchange` for proofs of `PROOF_AUDIENCE` against a LocalSts, issuing tokens for
 /// `JWT_AUDIENCE`, served on 127.0.0.1 with `issuer` `http://<its address>`.
 pub struct ServedExchange {
@@ -258,14 +275,7 @@ impl ServedExchange {
     ) -> ServedExchange {
         let sts = LocalSts::start().await.unwrap();
         let credentials = sts.assume_role(ACCOUNT, "orders-reader", "session-1");
-        let layer = IamAuthLayer::new(
-            IamAuthConfig::builder()
-                .audience(PROOF_AUDIENCE)
-                .allow_any_aws_account()
-                .dangerous_sts_connect_to(sts.connect_to())
-                .build()
-                .unwrap(),
-        );
+        let layer = exchange_layer(&sts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
