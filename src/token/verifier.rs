@@ -542,8 +542,18 @@ impl JwtVerifier {
         let now = inner.clock.now();
         if let Some(hit) = cache.get(token.as_bytes(), now).await {
             let now_secs = i64::try_from(crate::clock::unix_secs(now)).unwrap_or(i64::MAX);
-            if now_secs >= hit.valid_from && self.key_unchanged(&hit).await {
-                return Ok(hit.principal);
+            if now_secs >= hit.valid_from {
+                match self.key_unchanged(&hit).await {
+                    Ok(true) => return Ok(hit.principal),
+                    // The key is gone (or cannot be fetched): that is the refusal a full
+                    // verification would give too, after the lookup (and any JWKS fetch) it
+                    // would repeat.
+                    Err(refusal) => {
+                        cache.remove(token.as_bytes()).await;
+                        return Err(refusal);
+                    }
+                    Ok(false) => {}
+                }
             }
             // Verified afresh, for the exact refusal (or a new entry).
             cache.remove(token.as_bytes()).await;
@@ -556,16 +566,12 @@ impl JwtVerifier {
         Ok(principal)
     }
 
-    /// Whether the key that verified `hit` is still its issuer's key for its `kid`.
-    async fn key_unchanged(&self, hit: &Verified) -> bool {
-        match self.inner.issuers[hit.issuer].key(&hit.kid).await {
-            Ok(current) => {
-                Arc::ptr_eq(&current, &hit.key)
-                    || (current.thumbprint == hit.key.thumbprint
-                        && current.algorithm == hit.key.algorithm)
-            }
-            Err(_) => false,
-        }
+    /// Whether the key that verified `hit` is still its issuer's key for its `kid`; the lookup's
+    /// refusal when the issuer has no such key now (or its keys cannot be fetched).
+    async fn key_unchanged(&self, hit: &Verified) -> Result<bool, AuthError> {
+        let current = self.inner.issuers[hit.issuer].key(&hit.kid).await?;
+        Ok(Arc::ptr_eq(&current, &hit.key)
+            || (current.thumbprint == hit.key.thumbprint && current.algorithm == hit.key.algorithm))
     }
 
     /// The full verification of a token: the caller, and the first second (NumericDate) at
