@@ -12,6 +12,7 @@
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins |
 //! | `IAM_AUTH_REDIS_URL` | share verified proofs with other replicas through Redis (feature `redis`): `redis://host:port`, or a comma list of Redis Cluster nodes |
+//! | `IAM_AUTH_STS_BUDGET_PER_SECOND` | STS calls (cache misses) allowed per second per client address and overall, instead of the defaults (100 per 10 s per client, 100 per second overall); `scripts/load.sh` raises it for its fresh-proof case |
 //! | `IAM_AUTH_CACHE_SECRET_FILE` | with `IAM_AUTH_REDIS_URL`: a file holding the replicas' shared secret, at least 32 bytes once surrounding whitespace is trimmed |
 //!
 //! One of `IAM_AUTH_ALLOWED_ACCOUNTS`, `IAM_AUTH_POLICY_FILE` or `IAM_AUTH_ALLOW_ANY_ACCOUNT=1`
@@ -144,6 +145,15 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
             .parse()
             .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_CACHE_MAX_ENTRIES: {e}")));
         config = config.cache_max_entries(entries);
+    }
+    if let Some(calls) = var("IAM_AUTH_STS_BUDGET_PER_SECOND") {
+        let calls = calls
+            .parse()
+            .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_STS_BUDGET_PER_SECOND: {e}")));
+        let second = std::time::Duration::from_secs(1);
+        config = config
+            .sts_budget_per_client(calls, second)
+            .sts_budget_overall(calls, second);
     }
     shared_cache(config)
 }
