@@ -119,7 +119,7 @@ impl Admission {
 }
 
 /// The proof settings every example server reads: formats, STS override, Vault header, cache
-/// size.
+/// size, STS call budgets.
 pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
     let formats = var("IAM_AUTH_FORMATS")
         .unwrap_or_else(|| "iam-v1".to_owned())
@@ -143,7 +143,31 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
             .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_CACHE_MAX_ENTRIES: {e}")));
         config = config.cache_max_entries(entries);
     }
+    if let Some(rate) = sts_budget("IAM_AUTH_STS_BUDGET_PER_CLIENT") {
+        config = config.sts_budget_per_client(rate.0, rate.1);
+    }
+    if let Some(rate) = sts_budget("IAM_AUTH_STS_BUDGET_PER_ACCESS_KEY") {
+        config = config.sts_budget_per_access_key(rate.0, rate.1);
+    }
+    if let Some(rate) = sts_budget("IAM_AUTH_STS_BUDGET_OVERALL") {
+        config = config.sts_budget_overall(rate.0, rate.1);
+    }
     config
+}
+
+/// An STS call budget, `CALLS/SECONDS` (`100/10`: a hundred calls per ten seconds).
+fn sts_budget(name: &str) -> Option<(u32, std::time::Duration)> {
+    let text = var(name)?;
+    let parsed = text.split_once('/').and_then(|(calls, secs)| {
+        Some((
+            calls.trim().parse().ok()?,
+            std::time::Duration::from_secs(secs.trim().parse().ok()?),
+        ))
+    });
+    Some(
+        parsed
+            .unwrap_or_else(|| exit_with(format!("{name}: expected CALLS/SECONDS, got {text:?}"))),
+    )
 }
 
 /// The configuration of a service protected by `IamAuthLayer`, as the environment says: its
