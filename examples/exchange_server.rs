@@ -130,6 +130,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "exchange_server listening on {} (issuer {issuer}, proofs for {audience:?}, tokens for {jwt_audience:?})",
         listener.local_addr()?
     );
+    // With the socket peer's address, so that the per-client STS budget applies.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -23,7 +23,7 @@ mod auth_env;
 use std::error::Error;
 
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{TcpConnectInfo, TcpIncoming};
 use tower_iam_auth::server::IamAuthLayer;
 
 #[tokio::main]
@@ -38,9 +38,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("grpc_server listening on {}", listener.local_addr()?);
     Server::builder()
+        .layer(tower::util::MapRequestLayer::new(peer_address))
         .layer(IamAuthLayer::new(config))
         .add_service(health)
         .serve_with_incoming(TcpIncoming::from(listener))
         .await?;
     Ok(())
+}
+
+/// Tells `IamAuthLayer` the caller's address (which tonic keeps as `TcpConnectInfo`), so that the
+/// per-client STS budget applies to gRPC callers too.
+fn peer_address<B>(mut request: http::Request<B>) -> http::Request<B> {
+    let peer = request
+        .extensions()
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr);
+    if let Some(peer) = peer {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+    }
+    request
 }

@@ -58,8 +58,12 @@ listening_on() {
 pids+=($!)
 sts="$(listening_on soak_fixture "$work/fixture.log")"
 
+# The load comes from one address and a few access keys, far above the default STS budgets,
+# which would answer most fresh proofs 429: the soak checks answers, not the budgets.
 IAM_AUTH_LISTEN=127.0.0.1:0 IAM_AUTH_AUDIENCE="$audience" IAM_AUTH_ALLOWED_ACCOUNTS="$account" \
     IAM_AUTH_STS_CONNECT_TO="$sts" IAM_AUTH_CACHE_MAX_ENTRIES="$cache_entries" IAM_AUTH_LOG=error \
+    IAM_AUTH_STS_BUDGET_PER_CLIENT=1000000/1 IAM_AUTH_STS_BUDGET_PER_ACCESS_KEY=1000000/1 \
+    IAM_AUTH_STS_BUDGET_OVERALL=1000000/1 \
     "$bin/whoami_server" 2>"$work/server.log" &
 server_pid=$!
 pids+=("$server_pid")

@@ -15,14 +15,18 @@ use tower_iam_auth::client::{IamProofLayer, ProofSigner};
 use tower_iam_auth::testing::LocalSts;
 
 async fn server(sts: &LocalSts) -> RunningExample {
-    start(
-        "grpc_server",
-        &[
-            ("IAM_AUTH_AUDIENCE", AUDIENCE),
-            ("IAM_AUTH_STS_CONNECT_TO", &sts.connect_to()),
-            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
-        ],
-    )
+    server_with(sts, &[])
+}
+
+fn server_with(sts: &LocalSts, more: &[(&str, &str)]) -> RunningExample {
+    let connect_to = sts.connect_to();
+    let mut env = vec![
+        ("IAM_AUTH_AUDIENCE", AUDIENCE),
+        ("IAM_AUTH_STS_CONNECT_TO", connect_to.as_str()),
+        ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
+    ];
+    env.extend_from_slice(more);
+    start("grpc_server", &env)
 }
 
 async fn channel(server: &RunningExample) -> Channel {
@@ -121,5 +125,35 @@ async fn tonic_client_of_an_account_not_let_in_sees_permission_denied() {
         status.message().starts_with("policy.denied: "),
         "{status:?}"
     );
+    assert_eq!(sts.calls(), 1);
+}
+
+#[tokio::test]
+async fn the_per_client_sts_budget_applies_to_grpc_callers() {
+    let sts = LocalSts::start().await.unwrap();
+    // One STS call per minute for a client address; the other budgets stay at their defaults.
+    let server = server_with(&sts, &[("IAM_AUTH_STS_BUDGET_PER_CLIENT", "1/60")]);
+    let mut client = HealthClient::new(channel(&server).await);
+    let call = |token: String| {
+        let mut request = tonic::Request::new(check());
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+    };
+
+    // Two callers (two access keys) behind one address: the first spends the address's budget.
+    let alice = token_for(sts.create_user(ACCOUNT, "alice")).await;
+    let bob = token_for(sts.create_user(ACCOUNT, "bob")).await;
+    client.check(call(alice.clone())).await.expect("first call");
+    let status = client.check(call(bob)).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().starts_with("sts.rate_limited: "),
+        "{status:?}"
+    );
+    assert_eq!(sts.calls(), 1);
+    // A cached token is never limited.
+    client.check(call(alice)).await.expect("cached");
     assert_eq!(sts.calls(), 1);
 }

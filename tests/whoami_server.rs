@@ -228,3 +228,60 @@ async fn metrics_move_with_accepted_and_refused_requests() {
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn the_per_client_sts_budget_applies_to_the_socket_peer() {
+    let sts = tower_iam_auth::testing::LocalSts::start().await.unwrap();
+    let connect_to = sts.connect_to();
+    let server = start(
+        "whoami_server",
+        &[
+            ("IAM_AUTH_AUDIENCE", AUDIENCE),
+            ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
+            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
+            // One STS call per minute for a client address; the other budgets stay as they are.
+            ("IAM_AUTH_STS_BUDGET_PER_CLIENT", "1/60"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let whoami = |token: String| {
+        http.get(format!("{}/whoami", server.base))
+            .bearer_auth(token)
+            .send()
+    };
+
+    // Two callers (two access keys) behind one address: the first spends the address's budget.
+    let alice = token_for(sts.create_user(ACCOUNT, "alice")).await;
+    let bob = token_for(sts.create_user(ACCOUNT, "bob")).await;
+    assert_eq!(whoami(alice.clone()).await.unwrap().status(), 200);
+    let limited = whoami(bob).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body = limited.text().await.unwrap();
+    assert!(body.contains("sts.rate_limited"), "{body}");
+    assert_eq!(sts.calls(), 1);
+    // A cached token is never limited.
+    assert_eq!(whoami(alice).await.unwrap().status(), 200);
+    assert_eq!(sts.calls(), 1);
+}
+
+#[test]
+fn refuses_to_start_with_a_malformed_sts_budget() {
+    let output = example("whoami_server")
+        .env("IAM_AUTH_AUDIENCE", AUDIENCE)
+        .env("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT)
+        .env("IAM_AUTH_STS_BUDGET_OVERALL", "100 per second")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("IAM_AUTH_STS_BUDGET_OVERALL: expected CALLS/SECONDS"),
+        "{stderr}"
+    );
+}

@@ -12,7 +12,7 @@
 //! | `IAM_AUTH_STS_CONNECT_TO` | testing only: send STS calls over plain HTTP to this `host:port` |
 //! | `IAM_AUTH_VAULT_AUDIENCE_HEADER` | audience header of Vault-format logins |
 //! | `IAM_AUTH_REDIS_URL` | share verified proofs with other replicas through Redis (feature `redis`): `redis://host:port`, or a comma list of Redis Cluster nodes |
-//! | `IAM_AUTH_STS_BUDGET_PER_SECOND` | STS calls (cache misses) allowed per second per client address and overall, instead of the defaults (100 per 10 s per client, 100 per second overall); `scripts/load.sh` raises it for its fresh-proof case |
+//! | `IAM_AUTH_STS_BUDGET_PER_CLIENT`, `_PER_ACCESS_KEY`, `_OVERALL` | STS call budgets (cache misses) as `CALLS/SECONDS`, instead of the defaults (`100/10`, `50/10`, `100/1`); `scripts/load.sh` and `scripts/soak.sh` lift them |
 //! | `IAM_AUTH_CACHE_SECRET_FILE` | with `IAM_AUTH_REDIS_URL`: a file holding the replicas' shared secret, at least 32 bytes once surrounding whitespace is trimmed |
 //!
 //! One of `IAM_AUTH_ALLOWED_ACCOUNTS`, `IAM_AUTH_POLICY_FILE` or `IAM_AUTH_ALLOW_ANY_ACCOUNT=1`
@@ -122,7 +122,7 @@ impl Admission {
 }
 
 /// The proof settings every example server reads: formats, STS override, Vault header, cache
-/// size.
+/// size, STS call budgets.
 pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
     let formats = var("IAM_AUTH_FORMATS")
         .unwrap_or_else(|| "iam-v1".to_owned())
@@ -146,14 +146,14 @@ pub fn proof_settings(mut config: IamAuthConfigBuilder) -> IamAuthConfigBuilder 
             .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_CACHE_MAX_ENTRIES: {e}")));
         config = config.cache_max_entries(entries);
     }
-    if let Some(calls) = var("IAM_AUTH_STS_BUDGET_PER_SECOND") {
-        let calls = calls
-            .parse()
-            .unwrap_or_else(|e| exit_with(format!("IAM_AUTH_STS_BUDGET_PER_SECOND: {e}")));
-        let second = std::time::Duration::from_secs(1);
-        config = config
-            .sts_budget_per_client(calls, second)
-            .sts_budget_overall(calls, second);
+    if let Some(rate) = sts_budget("IAM_AUTH_STS_BUDGET_PER_CLIENT") {
+        config = config.sts_budget_per_client(rate.0, rate.1);
+    }
+    if let Some(rate) = sts_budget("IAM_AUTH_STS_BUDGET_PER_ACCESS_KEY") {
+        config = config.sts_budget_per_access_key(rate.0, rate.1);
+    }
+    if let Some(rate) = sts_budget("IAM_AUTH_STS_BUDGET_OVERALL") {
+        config = config.sts_budget_overall(rate.0, rate.1);
     }
     shared_cache(config)
 }
@@ -191,6 +191,21 @@ fn shared_cache(config: IamAuthConfigBuilder) -> IamAuthConfigBuilder {
         let _ = (url, secret_file, config);
         exit_with("IAM_AUTH_REDIS_URL needs the `redis` feature: cargo run --features redis ...")
     }
+}
+
+/// An STS call budget, `CALLS/SECONDS` (`100/10`: a hundred calls per ten seconds).
+fn sts_budget(name: &str) -> Option<(u32, std::time::Duration)> {
+    let text = var(name)?;
+    let parsed = text.split_once('/').and_then(|(calls, secs)| {
+        Some((
+            calls.trim().parse().ok()?,
+            std::time::Duration::from_secs(secs.trim().parse().ok()?),
+        ))
+    });
+    Some(
+        parsed
+            .unwrap_or_else(|| exit_with(format!("{name}: expected CALLS/SECONDS, got {text:?}"))),
+    )
 }
 
 /// The configuration of a service protected by `IamAuthLayer`, as the environment says: its

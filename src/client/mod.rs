@@ -26,7 +26,7 @@ pub use layer::{
 };
 pub use origin::{AllowedOrigins, Origin, OriginError, Scheme};
 #[cfg(feature = "reqwest-middleware")]
-pub use reqwest::{IamAuthMiddleware, IamAuthMiddlewareBuilder, MiddlewareConfigError};
+pub use reqwest::{IamAuthMiddleware, IamAuthMiddlewareBuilder};
 pub use signer::{ProofSigner, ProofSignerBuilder, ProofToken, SignError, SignerConfigError};
 #[cfg(feature = "jwt")]
 pub use token_source::{

@@ -3,73 +3,17 @@
 //! [`ProofSigner`](super::ProofSigner), or with `jwt` an exchanged JWT) to requests for the
 //! configured origins only.
 
-use std::net::IpAddr;
-use std::sync::Arc;
-
 use http::{Extensions, HeaderValue, header};
 use reqwest_middleware::reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
 
 use super::layer::{BearerSource, BoxError};
+use super::origin::{AllowedOrigins, Origin, OriginError};
 
-/// A configuration mistake found by [`IamAuthMiddlewareBuilder::build`].
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum MiddlewareConfigError {
-    /// No origin was configured: the middleware would attach nothing.
-    #[error("configure at least one origin: .origin(\"https://api.example.com\")")]
-    NoOrigins,
-    /// An origin is not `scheme://host[:port]` with nothing after it.
-    #[error("not an origin (scheme://host[:port]): {0:?}")]
-    InvalidOrigin(String),
-    /// An origin is plain `http` on a host that is not loopback.
-    #[error("credentials are sent over https only (or http to a loopback address): {0:?}")]
-    NotHttps(String),
-}
-
-/// Scheme, host and port: where a credential may go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Origin {
-    scheme: String,
-    host: String,
-    port: u16,
-}
-
-impl Origin {
-    fn of(url: &Url) -> Option<Origin> {
-        Some(Origin {
-            scheme: url.scheme().to_owned(),
-            host: url.host_str()?.to_owned(),
-            port: url.port_or_known_default()?,
-        })
-    }
-}
-
-/// Whether a credential may be attached to a request for `url`: its origin is one of
-/// `origins`, over `https` unless to a loopback host. The one place this rule lives.
-fn may_carry_credential(origins: &[Origin], url: &Url) -> bool {
-    let Some(origin) = Origin::of(url) else {
-        return false;
-    };
-    let secure = match origin.scheme.as_str() {
-        "https" => true,
-        "http" => is_loopback(url),
-        _ => false,
-    };
-    secure && origins.contains(&origin)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    // `Url` normalizes hosts: lower case, IPv4 in dotted decimal, IPv6 in brackets.
-    match url.host_str() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
+/// The origin a request for `url` goes to, by the rule of [`Origin`] (`None` for a scheme other
+/// than `https`, or `http` off loopback: no credential goes there).
+fn origin_of(url: &Url) -> Option<Origin> {
+    Origin::new(url.scheme(), url.host_str()?, url.port()).ok()
 }
 
 /// Attaches bearer tokens from `T` to requests for the configured origins.
@@ -101,7 +45,7 @@ fn is_loopback(url: &Url) -> bool {
 #[derive(Clone)]
 pub struct IamAuthMiddleware<T> {
     source: T,
-    origins: Arc<[Origin]>,
+    origins: AllowedOrigins,
 }
 
 impl<T> std::fmt::Debug for IamAuthMiddleware<T> {
@@ -147,42 +91,12 @@ impl<T: BearerSource> IamAuthMiddlewareBuilder<T> {
         self
     }
 
-    /// Checks every origin.
-    pub fn build(self) -> Result<IamAuthMiddleware<T>, MiddlewareConfigError> {
-        if self.origins.is_empty() {
-            return Err(MiddlewareConfigError::NoOrigins);
-        }
-        let origins = self
-            .origins
-            .iter()
-            .map(|text| parse_origin(text))
-            .collect::<Result<Vec<_>, _>>()?;
+    /// Checks every origin ([`Origin::parse`]): at least one, each `https` or loopback `http`.
+    pub fn build(self) -> Result<IamAuthMiddleware<T>, OriginError> {
         Ok(IamAuthMiddleware {
             source: self.source,
-            origins: origins.into(),
+            origins: AllowedOrigins::new(&self.origins)?,
         })
-    }
-}
-
-fn parse_origin(text: &str) -> Result<Origin, MiddlewareConfigError> {
-    let invalid = || MiddlewareConfigError::InvalidOrigin(text.to_owned());
-    let url = Url::parse(text).map_err(|_| invalid())?;
-    // Only an origin: no userinfo, and nothing after the authority but an optional `/`.
-    let bare = url.username().is_empty()
-        && url.password().is_none()
-        && url.path() == "/"
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && !text.trim_end_matches('/').ends_with(['?', '#']);
-    if !bare {
-        return Err(invalid());
-    }
-    let origin = Origin::of(&url).ok_or_else(invalid)?;
-    match origin.scheme.as_str() {
-        "https" => Ok(origin),
-        "http" if is_loopback(&url) => Ok(origin),
-        "http" => Err(MiddlewareConfigError::NotHttps(text.to_owned())),
-        _ => Err(invalid()),
     }
 }
 
@@ -199,7 +113,7 @@ impl<T: BearerSource> Middleware for IamAuthMiddleware<T> {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        if may_carry_credential(&self.origins, request.url()) {
+        if origin_of(request.url()).is_some_and(|o| self.origins.contains(&o)) {
             let token = self
                 .source
                 .bearer_token()
@@ -219,7 +133,8 @@ mod tests {
     use super::*;
 
     fn allowed(origin: &str, url: &str) -> bool {
-        may_carry_credential(&[parse_origin(origin).unwrap()], &Url::parse(url).unwrap())
+        let origins = AllowedOrigins::new([origin]).unwrap();
+        origin_of(&Url::parse(url).unwrap()).is_some_and(|o| origins.contains(&o))
     }
 
     #[test]
@@ -270,22 +185,37 @@ mod tests {
 
     #[test]
     fn refuses_plain_http_off_loopback_and_non_origins() {
-        for (text, https) in [
+        for (text, insecure) in [
             ("http://api.example.com", true),
             ("http://10.0.0.1:80", true),
+            ("ftp://api.example.com", true),
             ("https://api.example.com/path", false),
             ("https://user:pw@api.example.com", false),
             ("https://api.example.com?x", false),
             ("https://api.example.com#x", false),
-            ("ftp://api.example.com", false),
             ("api.example.com", false),
         ] {
-            let error = parse_origin(text).unwrap_err();
+            let error = IamAuthMiddleware::builder(ProofSource)
+                .origin(text)
+                .build()
+                .unwrap_err();
             assert_eq!(
-                matches!(error, MiddlewareConfigError::NotHttps(_)),
-                https,
+                matches!(error, OriginError::Insecure(_)),
+                insecure,
                 "{text}: {error}"
             );
+        }
+        let none = IamAuthMiddleware::builder(ProofSource).build().unwrap_err();
+        assert_eq!(none, OriginError::Empty);
+    }
+
+    /// A source that is never asked: these tests only build.
+    #[derive(Clone)]
+    struct ProofSource;
+
+    impl BearerSource for ProofSource {
+        async fn bearer_token(&self) -> Result<std::sync::Arc<str>, BoxError> {
+            unreachable!("not asked by a build")
         }
     }
 }
