@@ -14,66 +14,118 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::arn::{NormalizedIdentity, PrincipalKind};
 
+/// How the caller authenticated: the value of `tower-iam-auth:AuthMethod`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// An IAM proof (`iam-v1.`, `k8s-aws-v1.`, or a Vault-format login), verified by STS.
+    Proof,
+    /// A JWT, verified against its issuer's keys.
+    Jwt,
+}
+
+impl AuthMethod {
+    /// `proof` or `jwt`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Proof => "proof",
+            AuthMethod::Jwt => "jwt",
+        }
+    }
+}
+
 /// A caller whose identity was verified by STS (or by a trusted token).
 ///
 /// Only verification creates one, so a handler holding an `IamPrincipal` knows the request was
-/// authenticated. Cloning is cheap (one reference count).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct IamPrincipal(Arc<NormalizedIdentity>);
+/// authenticated. Cloning is cheap (one reference count). Two principals are equal when they
+/// name the same identity, however each authenticated.
+#[derive(Clone)]
+pub struct IamPrincipal {
+    identity: Arc<NormalizedIdentity>,
+    method: AuthMethod,
+}
+
+impl PartialEq for IamPrincipal {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity == other.identity
+    }
+}
+
+impl Eq for IamPrincipal {}
+
+impl std::hash::Hash for IamPrincipal {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity.hash(state);
+    }
+}
 
 impl IamPrincipal {
+    /// A principal proved by an IAM proof (see [`with_method`](Self::with_method)).
     #[cfg_attr(not(any(feature = "server", feature = "testing")), allow(dead_code))]
     pub(crate) fn from_identity(identity: NormalizedIdentity) -> Self {
-        Self(Arc::new(identity))
+        Self {
+            identity: Arc::new(identity),
+            method: AuthMethod::Proof,
+        }
+    }
+
+    /// The same identity, authenticated by `method`.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn with_method(self, method: AuthMethod) -> Self {
+        Self { method, ..self }
+    }
+
+    /// How this caller authenticated (the policy key `tower-iam-auth:AuthMethod`).
+    pub fn auth_method(&self) -> AuthMethod {
+        self.method
     }
 
     /// The normalized principal ARN: `arn:P:iam::A:role/R` for role sessions (no role path,
     /// see [`crate::arn`]), the user ARN for users.
     pub fn arn(&self) -> &str {
-        &self.0.arn
+        &self.identity.arn
     }
 
     /// The ARN exactly as STS reported it, e.g. `arn:aws:sts::A:assumed-role/R/S`.
     pub fn raw_arn(&self) -> &str {
-        &self.0.raw_arn
+        &self.identity.raw_arn
     }
 
     /// The partition: `aws`, `aws-cn`, `aws-us-gov`... (one of [`Partition::ALL`](crate::endpoints::Partition::ALL)).
     pub fn partition(&self) -> &str {
-        &self.0.partition
+        &self.identity.partition
     }
 
     /// The 12-digit account id.
     pub fn account(&self) -> &str {
-        &self.0.account
+        &self.identity.account
     }
 
     /// Role, user, root or federated user.
     pub fn kind(&self) -> PrincipalKind {
-        self.0.kind
+        self.identity.kind
     }
 
     /// The role or user name. IAM compares these case-insensitively.
     pub fn name(&self) -> &str {
-        &self.0.name
+        &self.identity.name
     }
 
     /// The role session name, for role sessions.
     pub fn session_name(&self) -> Option<&str> {
-        self.0.session_name.as_deref()
+        self.identity.session_name.as_deref()
     }
 
     /// The role's or user's unique id (`AROA…`, `AIDA…`), which changes when a role is deleted
     /// and re-created under the same name.
     pub fn principal_id(&self) -> &str {
-        &self.0.principal_id
+        &self.identity.principal_id
     }
 
     /// STS's `UserId` (the policy key `aws:userid`): `AROA…:SESSION` for role sessions, the
     /// unique id for users, the account id for root; `None` when the token that proved this
     /// principal did not carry it.
     pub fn user_id(&self) -> Option<&str> {
-        Some(self.0.user_id.as_str()).filter(|id| !id.is_empty())
+        Some(self.identity.user_id.as_str()).filter(|id| !id.is_empty())
     }
 }
 
@@ -81,13 +133,13 @@ impl IamPrincipal {
     /// Whether both are the same verified identity object (a cheap identity test for caches).
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn same_as(&self, other: &IamPrincipal) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.identity, &other.identity)
     }
 
     /// The address of the identity, for hashing alongside [`same_as`](Self::same_as).
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn identity_addr(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
+        Arc::as_ptr(&self.identity) as usize
     }
 
     /// Refuses root and federated users unless allowed: the one rule behind the layer's and the

@@ -1,10 +1,17 @@
 //! The in-process store: verified values keyed by the whole token, in a bounded moka cache,
 //! each living until its own expiry by the injected clock.
+//!
+//! Reads and writes are synchronous (moka's `sync` cache, whose calls only take short locks),
+//! so that a request whose token was verified before is decided without a future of its own;
+//! concurrent misses share one run through [`Flights`](super::flight::Flights), and the
+//! tokens seen most recently are answered by [`Recent`], in front of moka.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use moka::Expiry;
-use moka::future::Cache;
+use moka::sync::Cache;
+
+use super::recent::Recent;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -62,9 +69,16 @@ fn weight(key: &[u8]) -> u32 {
 
 /// Values keyed by whole tokens. moka hashes all of the key and compares all of it, so a token
 /// that differs from a cached one in any byte is a miss, and a hash collision is never a hit.
+/// In front of moka, [`Recent`] answers the tokens seen most recently with less work.
 pub(crate) struct LocalStore<T> {
     pub(crate) entries: Cache<Box<[u8]>, Entry<T>, Hasher>,
+    recent: Option<Recent<T>>,
 }
+
+/// One slot of the recent-hits table per this many entries of the bound.
+const ENTRIES_PER_RECENT_SLOT: u64 = 16;
+/// The most slots of the recent-hits table.
+const MAX_RECENT_SLOTS: u64 = 1024;
 
 impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
     /// A store of at most `max_entries`, a key of more than 2 KiB weighing one per started
@@ -72,37 +86,66 @@ impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
     // moka's weigher receives the key as stored, `&Box<[u8]>`.
     #[allow(clippy::borrowed_box)]
     pub(crate) fn new(max_entries: u64) -> Self {
+        // The recent-hits table takes its slots out of the bound; stores too small to spare
+        // them have none.
+        let slots = (max_entries / ENTRIES_PER_RECENT_SLOT).min(MAX_RECENT_SLOTS);
+        let recent = (slots > 0).then(|| Recent::new(usize::try_from(slots).unwrap_or(1)));
+        let held_in_front = recent.as_ref().map_or(0, |r| r.len() as u64);
         let entries = Cache::builder()
-            .max_capacity(max_entries)
+            .max_capacity(max_entries - held_in_front)
             .weigher(|key: &Box<[u8]>, _| weight(key))
             .expire_after(UntilExpiry)
             .build_with_hasher(Hasher::default());
-        Self { entries }
+        Self { entries, recent }
     }
 
     /// The value for `key` if it is live at `now`; a stale entry is dropped.
-    pub(crate) async fn get(&self, key: &[u8], now: SystemTime) -> Option<T> {
-        let hit = self.entries.get(key).await?;
+    pub(crate) fn get(&self, key: &[u8], now: SystemTime) -> Option<T> {
+        let recent = self.recent.as_ref();
+        let hash = recent.map(|r| r.hash(key));
+        if let (Some(recent), Some(hash)) = (recent, hash)
+            && let Some(value) = recent.get(hash, key, now)
+        {
+            return Some(value);
+        }
+        let hit = self.entries.get(key)?;
         if hit.live_at(now) {
+            if let (Some(recent), Some(hash)) = (recent, hash) {
+                recent.offer(hash, key, &hit.value, hit.expires_at, now);
+            }
             return Some(hit.value);
         }
-        self.entries.invalidate(key).await;
+        self.entries.invalidate(key);
         None
     }
 
     /// Keeps `entry` under `key`.
-    pub(crate) async fn insert(&self, key: &[u8], entry: Entry<T>) {
-        self.entries.insert(key.into(), entry).await;
+    pub(crate) fn insert(&self, key: &[u8], entry: Entry<T>) {
+        // A slot holding an earlier value for this key gives way to moka's new one.
+        if let Some(recent) = &self.recent {
+            recent.remove(recent.hash(key), key);
+        }
+        self.entries.insert(key.into(), entry);
     }
 
     /// Forgets `key`.
     #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
-    pub(crate) async fn remove(&self, key: &[u8]) {
-        self.entries.invalidate(key).await;
+    pub(crate) fn remove(&self, key: &[u8]) {
+        if let Some(recent) = &self.recent {
+            recent.remove(recent.hash(key), key);
+        }
+        self.entries.invalidate(key);
     }
 
     /// The number of entries (approximate, as moka counts lazily).
     pub(crate) fn len(&self) -> u64 {
+        self.entries.entry_count()
+    }
+
+    /// The exact number of entries, after moka's pending bookkeeping (slower than
+    /// [`len`](Self::len)).
+    pub(crate) fn exact_len(&self) -> u64 {
+        self.entries.run_pending_tasks();
         self.entries.entry_count()
     }
 }

@@ -9,7 +9,10 @@
 //! - An entry lives until the proof's signature window closes, capped by
 //!   [`CacheConfig::max_ttl`], and is checked against the injected [`Clock`](crate::clock::Clock)
 //!   on every hit, not only when moka evicts it.
-//! - Concurrent misses for one token make one STS call (moka's `try_get_with`).
+//! - Concurrent misses for one token make one STS call (`flight.rs`: one run per token, whose
+//!   result the other callers share).
+//! - A lookup is synchronous: a request with a verified token is decided without waiting on
+//!   anything.
 //! - Memory is bounded by [`CacheConfig::max_entries`] and the token size cap.
 //! - Only definite rejections by STS are remembered, briefly ([`CacheConfig::negative_ttl`]);
 //!   throttling and outages are never cached as failures of the caller.
@@ -20,7 +23,9 @@
 //!   refusal. Configure it with
 //!   [`IamAuthConfigBuilder::shared_cache`](crate::server::IamAuthConfigBuilder::shared_cache).
 
+mod flight;
 mod local;
+mod recent;
 #[cfg(feature = "redis")]
 mod redis;
 mod shared;
@@ -33,6 +38,7 @@ use crate::error::{AuthError, ReasonCode};
 use crate::metrics::record;
 use crate::principal::IamPrincipal;
 
+use flight::Flights;
 pub(crate) use local::{Entry, LocalStore};
 #[cfg(feature = "redis")]
 pub use redis::{RETRY_AFTER, RedisStore};
@@ -80,6 +86,8 @@ pub enum Lookup {
 pub struct ProofCache {
     verified: Arc<LocalStore<IamPrincipal>>,
     rejected: Arc<LocalStore<AuthError>>,
+    /// Misses being verified, so that concurrent ones share one run.
+    flights: Arc<Flights<Result<IamPrincipal, AuthError>>>,
     shared: Option<SharedCache>,
     config: Arc<CacheConfig>,
     clock: SharedClock,
@@ -101,6 +109,7 @@ impl ProofCache {
         Self {
             verified: Arc::new(LocalStore::new(config.max_entries)),
             rejected: Arc::new(LocalStore::new((config.max_entries / 4).max(16))),
+            flights: Arc::new(Flights::new()),
             shared: None,
             config: Arc::new(config),
             clock,
@@ -116,14 +125,14 @@ impl ProofCache {
     /// Looks a token up in the in-process store. Stale entries (by the injected clock) are
     /// dropped and reported as a miss. The shared store is consulted by
     /// [`get_or_verify`](Self::get_or_verify), after local validation.
-    pub async fn lookup(&self, token: &[u8]) -> Lookup {
+    pub fn lookup(&self, token: &[u8]) -> Lookup {
         let now = self.clock.now();
-        if let Some(principal) = self.verified.get(token, now).await {
+        if let Some(principal) = self.verified.get(token, now) {
             record::cache_lookup("hit");
             return Lookup::Verified(principal);
         }
         if !self.config.negative_ttl.is_zero()
-            && let Some(rejected) = self.rejected.get(token, now).await
+            && let Some(rejected) = self.rejected.get(token, now)
         {
             record::cache_lookup("negative_hit");
             return Lookup::Rejected(rejected);
@@ -154,50 +163,56 @@ impl ProofCache {
         let now = self.clock.now();
         let max_ttl = self.config.max_ttl;
         let shared = self.shared.as_ref();
-        // Whether this request ran the lookup, or waited on another request's run.
+        let seat = self.flights.join(token);
+        // A run that ended between the caller's lookup and this join left its principal here.
+        if let Some(principal) = self.verified.get(token, now) {
+            record::cache_coalesced();
+            return Ok(principal);
+        }
+        // Whether this request ran the verification, or waited on another request's run.
         let mut ran = false;
         let ran_flag = &mut ran;
-        let result = self
-            .verified
-            .entries
-            .try_get_with(Box::from(token), async move {
+        let result = seat
+            .result(|| async move {
                 *ran_flag = true;
-                if let Some(shared) = shared
-                    && let Some((principal, expires_at)) = shared.get(token, now).await
-                {
-                    let until = expires_at.min(window_closes_at);
-                    return Ok(Entry::new(principal, now, until, max_ttl));
-                }
-                let principal = verify.await?;
-                let entry = Entry::new(principal, now, window_closes_at, max_ttl);
-                if let Some(shared) = shared {
-                    shared.put(token, &entry.value, entry.expires_at, now).await;
-                }
-                Ok(entry)
+                let entry = match shared {
+                    Some(shared) => match shared.get(token, now).await {
+                        Some((principal, expires_at)) => {
+                            let until = expires_at.min(window_closes_at);
+                            Entry::new(principal, now, until, max_ttl)
+                        }
+                        None => {
+                            let entry = Entry::new(verify.await?, now, window_closes_at, max_ttl);
+                            shared.put(token, &entry.value, entry.expires_at, now).await;
+                            entry
+                        }
+                    },
+                    None => Entry::new(verify.await?, now, window_closes_at, max_ttl),
+                };
+                let principal = entry.value.clone();
+                self.verified.insert(token, entry);
+                Ok(principal)
             })
             .await;
         if !ran {
             record::cache_coalesced();
+            return result;
         }
-        match result {
-            Ok(verified) => {
-                if record::ENABLED && ran {
-                    // moka counts lazily; on this (STS) path an exact count is cheap enough.
-                    self.verified.entries.run_pending_tasks().await;
-                    record::cache_entries(self.verified.len());
-                }
-                Ok(verified.value)
+        match &result {
+            Ok(_) if record::ENABLED => {
+                // moka counts lazily; on this (STS) path an exact count is cheap enough.
+                record::cache_entries(self.verified.exact_len());
             }
+            Ok(_) => {}
             Err(error) => {
-                let error = AuthError::clone(&error);
                 let negative_ttl = self.config.negative_ttl;
                 if error.reason() == ReasonCode::StsRejected && !negative_ttl.is_zero() {
                     let entry = Entry::new(error.clone(), now, window_closes_at, negative_ttl);
-                    self.rejected.insert(token, entry).await;
+                    self.rejected.insert(token, entry);
                 }
-                Err(error)
             }
         }
+        result
     }
 
     /// The number of verified tokens held (approximate, as moka counts lazily).
@@ -226,7 +241,7 @@ mod tests {
         a.get_or_verify(b"key", until, async { Ok(principal) })
             .await
             .unwrap();
-        assert!(matches!(a.lookup(b"key").await, Lookup::Verified(_)));
-        assert!(matches!(b.lookup(b"key").await, Lookup::Miss));
+        assert!(matches!(a.lookup(b"key"), Lookup::Verified(_)));
+        assert!(matches!(b.lookup(b"key"), Lookup::Miss));
     }
 }

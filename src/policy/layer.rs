@@ -405,28 +405,25 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let principal = request.extensions().get::<IamPrincipal>().cloned();
-        let method = request.extensions().get::<AuthMethod>().copied();
+        let method = principal.as_ref().map(IamPrincipal::auth_method);
         let decided = self
             .enforcement
             .enforce(&request, principal.as_ref(), method);
-        let refusal = decided
-            .err()
-            .map(|error| error.to_response_for(request.headers(), self.renderer.as_deref()));
-        ResponseFuture::new(async move {
-            match refusal {
-                None => Ok(inner.call(request).await?.map(ResponseBody::inner)),
-                Some(refusal) => Ok(refusal.map(ResponseBody::rejection)),
+        match decided {
+            // Decided at once: the service polled ready is the one called, with no clone.
+            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+            Err(error) => {
+                let refusal = error.to_response_for(request.headers(), self.renderer.as_deref());
+                ResponseFuture::refused(refusal.map(ResponseBody::rejection))
             }
-        })
+        }
     }
 }

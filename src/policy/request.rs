@@ -12,24 +12,7 @@ use crate::arn::PrincipalKind;
 use crate::error::{AuthError, ReasonCode};
 use crate::principal::IamPrincipal;
 
-/// How the caller authenticated: the value of `tower-iam-auth:AuthMethod`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AuthMethod {
-    /// An IAM proof (`iam-v1.`, `k8s-aws-v1.`, or a Vault-format login), verified by STS.
-    Proof,
-    /// A JWT, verified against its issuer's keys.
-    Jwt,
-}
-
-impl AuthMethod {
-    /// `proof` or `jwt`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::Proof => "proof",
-            AuthMethod::Jwt => "jwt",
-        }
-    }
-}
+pub use crate::principal::AuthMethod;
 
 /// One request to authorize: who is calling (or nobody), and what they ask for. Built from
 /// borrowed parts, so that authorizing allocates nothing.

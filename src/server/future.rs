@@ -12,31 +12,81 @@ use pin_project_lite::pin_project;
 
 type BoxedFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
 
-/// The future returned by [`IamAuth`](super::IamAuth): authentication, then the inner service.
-pub struct ResponseFuture<B, E> {
-    inner: BoxedFuture<B, E>,
+pin_project! {
+    /// The future returned by [`IamAuth`](super::IamAuth) (and by the policy and user layers):
+    /// the inner service's future when the request was decided at once (a token verified
+    /// before), a ready refusal, or a boxed future when the decision waits on something (STS, a
+    /// JWKS fetch).
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: FutureKind<F, B, E>,
+    }
 }
 
-impl<B, E> ResponseFuture<B, E> {
-    pub(crate) fn new<F>(future: F) -> Self
+pin_project! {
+    #[project = FutureKindProj]
+    enum FutureKind<F, B, E> {
+        Inner { #[pin] future: F },
+        // Boxed: a response is large, and this future is moved (and boxed by routers) on
+        // every request, refused or not.
+        Refused { response: Option<Box<Response<ResponseBody<B>>>> },
+        Waiting { future: BoxedFuture<B, E> },
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E> {
+    /// The inner service's future, for a request let through at once.
+    pub(crate) fn inner(future: F) -> Self {
+        Self {
+            kind: FutureKind::Inner { future },
+        }
+    }
+
+    /// A refusal decided at once.
+    pub(crate) fn refused(response: Response<ResponseBody<B>>) -> Self {
+        Self {
+            kind: FutureKind::Refused {
+                response: Some(Box::new(response)),
+            },
+        }
+    }
+
+    /// A decision that waits (and then, maybe, the inner service).
+    pub(crate) fn waiting<W>(future: W) -> Self
     where
-        F: Future<Output = Result<Response<ResponseBody<B>>, E>> + Send + 'static,
+        W: Future<Output = Result<Response<ResponseBody<B>>, E>> + Send + 'static,
     {
         Self {
-            inner: Box::pin(future),
+            kind: FutureKind::Waiting {
+                future: Box::pin(future),
+            },
         }
     }
 }
 
-impl<B, E> Future for ResponseFuture<B, E> {
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
     type Output = Result<Response<ResponseBody<B>>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            FutureKindProj::Inner { future } => future
+                .poll(cx)
+                .map(|result| result.map(|response| response.map(ResponseBody::inner))),
+            FutureKindProj::Refused { response } => {
+                let response = response
+                    .take()
+                    .expect("ResponseFuture polled after completion");
+                Poll::Ready(Ok(*response))
+            }
+            FutureKindProj::Waiting { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
+impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

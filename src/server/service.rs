@@ -52,84 +52,152 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let started = record::ENABLED.then(std::time::Instant::now);
+        let span = tracing::info_span!(
+            "iam_auth.authenticate",
+            format = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            reason = tracing::field::Empty,
+            principal = tracing::field::Empty,
+        );
+        // A token verified before (and every refusal that needs no I/O) is decided here, and the
+        // request goes on with the inner service's own future.
+        if let Some(authenticated) = authenticate_now(&self.shared, request.headers(), &span) {
+            return match decide(&self.shared, &mut request, authenticated, &span, started) {
+                // The service polled ready is the one called: no clone.
+                Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+                Err(refusal) => ResponseFuture::refused(refusal),
+            };
+        }
         // The service that was polled ready is the one that must be called.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        ResponseFuture::new(async move {
-            let started = record::ENABLED.then(std::time::Instant::now);
-            let span = tracing::info_span!(
-                "iam_auth.authenticate",
-                format = tracing::field::Empty,
-                outcome = tracing::field::Empty,
-                reason = tracing::field::Empty,
-                principal = tracing::field::Empty,
-            );
+        ResponseFuture::waiting(async move {
             // The client address only sets its STS budget; a forwarding header that a trusted
             // proxy got wrong leaves it unknown (key and overall budgets still apply).
             let client = shared.config.client_ip.read(&request).ok().flatten();
-            let authenticated = authenticate_request(&shared, request.headers(), client)
+            let authenticated = authenticate_later(&shared, request.headers(), client)
                 .instrument(span.clone())
                 .await;
-            let outcome = span.in_scope(|| enforce(&shared, &request, authenticated));
-            let (outcome_label, reason) = match &outcome {
-                Ok(_) => ("allowed", "none"),
-                Err(error) if error.status().is_server_error() => {
-                    ("unavailable", error.reason().as_str())
-                }
-                Err(error) => ("refused", error.reason().as_str()),
-            };
-            span.record("outcome", outcome_label);
-            span.record("reason", reason);
-            record::request(outcome_label, reason, started.map(|at| at.elapsed()));
-            match outcome {
-                Ok(caller) => {
-                    if let Some((principal, method)) = caller {
-                        if shared.config.trace_principal {
-                            span.record("principal", principal.arn());
-                        }
-                        request.extensions_mut().insert(principal);
-                        request.extensions_mut().insert(method);
-                    }
-                    // Verified or not, the credential is not for the logs of the layers inside
-                    // (tower-http's TraceLayer, axum's debug output...), nor, if asked, for the
-                    // inner service at all.
-                    let token_header = &shared.config.token_header;
-                    if shared.config.strip_authorization {
-                        request.headers_mut().remove(token_header);
-                    } else if let Some(value) = request.headers_mut().get_mut(token_header) {
-                        value.set_sensitive(true);
-                    }
-                    drop(span);
-                    let response = inner.call(request).await?;
-                    Ok(response.map(ResponseBody::inner))
-                }
-                Err(error) => {
-                    let _entered = span.enter();
-                    log_refusal(&error);
-                    let renderer = shared.config.renderer.as_deref();
-                    Ok(error
-                        .to_response_for(request.headers(), renderer)
-                        .map(ResponseBody::rejection))
-                }
+            if let Err(refusal) = decide(&shared, &mut request, authenticated, &span, started) {
+                return Ok(refusal);
             }
+            drop(span);
+            let response = inner.call(request).await?;
+            Ok(response.map(ResponseBody::inner))
         })
     }
 }
 
-/// Authentication: the caller (`None`: anonymous), or the refusal.
-async fn authenticate_request(
+/// The end of every request's decision: enforcement, the span's outcome and the metrics, then
+/// either the request made ready for the inner service (the caller in its extensions, the token
+/// hidden) or the refusal to answer.
+fn decide<B, ResBody>(
+    shared: &Shared,
+    request: &mut Request<B>,
+    authenticated: Result<Option<(IamPrincipal, AuthMethod)>, AuthError>,
+    span: &tracing::Span,
+    started: Option<std::time::Instant>,
+) -> Result<(), Response<ResponseBody<ResBody>>> {
+    let outcome = span.in_scope(|| enforce(shared, request, authenticated));
+    let (outcome_label, reason) = match &outcome {
+        Ok(_) => ("allowed", "none"),
+        Err(error) if error.status().is_server_error() => ("unavailable", error.reason().as_str()),
+        Err(error) => ("refused", error.reason().as_str()),
+    };
+    span.record("outcome", outcome_label);
+    span.record("reason", reason);
+    record::request(outcome_label, reason, started.map(|at| at.elapsed()));
+    match outcome {
+        Ok(caller) => {
+            if let Some((principal, method)) = caller {
+                if shared.config.trace_principal {
+                    span.record("principal", principal.arn());
+                }
+                // One extension: the method travels in the principal.
+                request
+                    .extensions_mut()
+                    .insert(principal.with_method(method));
+            }
+            // Verified or not, the credential is not for the logs of the layers inside
+            // (tower-http's TraceLayer, axum's debug output...), nor, if asked, for the inner
+            // service at all.
+            let token_header = &shared.config.token_header;
+            if shared.config.strip_authorization {
+                request.headers_mut().remove(token_header);
+            } else if let Some(value) = request.headers_mut().get_mut(token_header) {
+                value.set_sensitive(true);
+            }
+            Ok(())
+        }
+        Err(error) => {
+            let _entered = span.enter();
+            log_refusal(&error);
+            let renderer = shared.config.renderer.as_deref();
+            Err(error
+                .to_response_for(request.headers(), renderer)
+                .map(ResponseBody::rejection))
+        }
+    }
+}
+
+/// The decision when it needs no waiting: a token verified before, or a refusal made locally.
+/// `None`: the token must be verified (cache miss, or a JWT its verifier has not seen).
+fn authenticate_now(
+    shared: &Shared,
+    headers: &http::HeaderMap,
+    span: &tracing::Span,
+) -> Option<Result<Option<(IamPrincipal, AuthMethod)>, AuthError>> {
+    let header = match token_header(shared, headers) {
+        Ok(Some(header)) => header,
+        Ok(None) => return Some(Ok(None)),
+        Err(error) => return Some(Err(error)),
+    };
+    let config = &shared.config;
+    let token = match bearer_token(
+        Some(header),
+        config.rules.max_token_bytes(),
+        config.require_bearer,
+    ) {
+        Ok(token) => token,
+        Err(error) => return Some(Err(error)),
+    };
+    verify_bearer_now(shared, token, span).map(|decided| decided.map(Some))
+}
+
+/// Authentication when [`authenticate_now`] could not decide: a JWT for its verifier, or a
+/// proof missing from the cache, through validation and STS.
+async fn authenticate_later(
     shared: &Shared,
     headers: &http::HeaderMap,
     client: Option<IpAddr>,
 ) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
+    let Some(header) = token_header(shared, headers)? else {
+        return Ok(None);
+    };
+    let config = &shared.config;
+    let token = bearer_token(
+        Some(header),
+        config.rules.max_token_bytes(),
+        config.require_bearer,
+    )?;
+    verify_bearer_later(shared, token, client).await.map(Some)
+}
+
+/// The token header: `None` for an anonymous caller (when allowed), a refusal when it is missing
+/// (when not) or repeated.
+fn token_header<'h>(
+    shared: &Shared,
+    headers: &'h http::HeaderMap,
+) -> Result<Option<&'h HeaderValue>, AuthError> {
     let mut values = headers.get_all(&shared.config.token_header).iter();
     match (values.next(), values.next()) {
         // Two credentials: the inner service might read the other one.
@@ -138,7 +206,8 @@ async fn authenticate_request(
                 .with_detail("more than one token header"))
         }
         (None, _) if shared.config.allow_anonymous => Ok(None),
-        (first, _) => authenticate(shared, first, client).await.map(Some),
+        (None, _) => Err(ReasonCode::TokenMissing.into()),
+        (Some(header), None) => Ok(Some(header)),
     }
 }
 
@@ -168,21 +237,6 @@ fn log_refusal(error: &AuthError) {
     }
 }
 
-/// The whole decision for one token header.
-pub(crate) async fn authenticate(
-    shared: &Shared,
-    header: Option<&HeaderValue>,
-    client: Option<IpAddr>,
-) -> Result<(IamPrincipal, AuthMethod), AuthError> {
-    let config = &shared.config;
-    let token = bearer_token(
-        header,
-        config.rules.max_token_bytes(),
-        config.require_bearer,
-    )?;
-    verify_bearer(shared, token, client).await
-}
-
 /// Verifies a bearer token: a proof (through the cache), or a token for the configured
 /// [`TokenVerifier`](super::TokenVerifier). `client` is the caller's address, for its STS budget.
 pub(crate) async fn verify_bearer(
@@ -190,27 +244,73 @@ pub(crate) async fn verify_bearer(
     token: &[u8],
     client: Option<IpAddr>,
 ) -> Result<(IamPrincipal, AuthMethod), AuthError> {
-    let config = &shared.config;
-    let format = ProofFormat::ALL
-        .iter()
-        .find(|f| token.starts_with(f.prefix().as_bytes()));
-    let is_proof = format.is_some();
     // The span of `iam_auth.authenticate`, when this runs inside it.
-    let span = tracing::Span::current();
+    if let Some(decided) = verify_bearer_now(shared, token, &tracing::Span::current()) {
+        return decided;
+    }
+    verify_bearer_later(shared, token, client).await
+}
+
+/// The part of [`verify_bearer`] that waits: the verifier for a JWT, validation and STS for a
+/// proof missing from the cache.
+async fn verify_bearer_later(
+    shared: &Shared,
+    token: &[u8],
+    client: Option<IpAddr>,
+) -> Result<(IamPrincipal, AuthMethod), AuthError> {
+    let config = &shared.config;
+    match (&config.token_verifier, token_format(token)) {
+        (Some(verifier), None) => {
+            let principal = verifier.verify(b64token(token)?).await?;
+            Ok((check_kind(config, principal)?, AuthMethod::Jwt))
+        }
+        _ => {
+            let validate = || config.rules.validate(b64token(token)?, config.clock.now());
+            // Boxed: the miss path's future (validation, shared store, STS) is kilobytes.
+            let principal =
+                Box::pin(verify_miss(shared, &shared.cache, token, client, validate)).await?;
+            Ok((check_kind(config, principal)?, AuthMethod::Proof))
+        }
+    }
+}
+
+/// The proof format a token's prefix names; `None`: not a proof (a JWT, for the verifier).
+fn token_format(token: &[u8]) -> Option<ProofFormat> {
+    ProofFormat::ALL
+        .iter()
+        .find(|f| token.starts_with(f.prefix().as_bytes()))
+        .copied()
+}
+
+/// What [`verify_bearer`] decides without waiting: a proof or JWT verified before, or a
+/// refusal made locally. `None`: a proof missing from the cache, or a JWT its verifier must
+/// verify. The token's format is recorded on `span`.
+fn verify_bearer_now(
+    shared: &Shared,
+    token: &[u8],
+    span: &tracing::Span,
+) -> Option<Result<(IamPrincipal, AuthMethod), AuthError>> {
+    let config = &shared.config;
+    let format = token_format(token);
     span.record("format", format.map_or("jwt", |f| f.as_str()));
-    if let Some(verifier) = config.token_verifier.as_ref().filter(|_| !is_proof) {
-        let principal = verifier.verify(b64token(token)?).await?;
-        return Ok((check_kind(config, principal)?, AuthMethod::Jwt));
+    if let Some(verifier) = config.token_verifier.as_ref().filter(|_| format.is_none()) {
+        // Its characters are checked on the way to `verify`: a token the verifier remembers
+        // passed that check when it was verified.
+        let decided = verifier.verify_now(token)?;
+        return Some(decided.and_then(|p| Ok((check_kind(config, p)?, AuthMethod::Jwt))));
     }
-    if is_proof && !config.accept_proofs {
-        return Err(AuthError::new(ReasonCode::TokenNotAccepted)
-            .with_detail("proofs are not accepted by this layer"));
+    if format.is_some() && !config.accept_proofs {
+        return Some(Err(AuthError::new(ReasonCode::TokenNotAccepted)
+            .with_detail("proofs are not accepted by this layer")));
     }
-    let principal = verify_cached(shared, &shared.cache, token, client, || {
-        config.rules.validate(b64token(token)?, config.clock.now())
-    })
-    .await?;
-    Ok((principal, AuthMethod::Proof))
+    match shared.cache.lookup(token) {
+        Lookup::Verified(principal) => {
+            tracing::trace!(principal = %principal, "proof served from cache");
+            Some(check_kind(config, principal).map(|p| (p, AuthMethod::Proof)))
+        }
+        Lookup::Rejected(error) => Some(Err(error)),
+        Lookup::Miss => None,
+    }
 }
 
 /// Verifies a Vault-format login body, through the same cache as bearer proofs.
@@ -244,14 +344,13 @@ async fn verify_cached(
     validate: impl FnOnce() -> Result<ValidatedProof, AuthError>,
 ) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
-    let principal = match cache.lookup(key).await {
+    let principal = match cache.lookup(key) {
         Lookup::Verified(principal) => {
             tracing::trace!(principal = %principal, "proof served from cache");
             principal
         }
         Lookup::Rejected(error) => return Err(error),
-        // Boxed: the miss path's future (validation, shared store, STS) is kilobytes, and
-        // callgrind showed the hit path spending most of its instructions in memcpy moving it.
+        // Boxed: the miss path's future (validation, shared store, STS) is kilobytes.
         Lookup::Miss => Box::pin(verify_miss(shared, cache, key, client, validate)).await?,
     };
     check_kind(config, principal)
@@ -324,19 +423,22 @@ fn bearer_token(
 
 /// Checks `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn b64token(token: &[u8]) -> Result<&str, AuthError> {
-    const ALLOWED: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            table[b] =
-                c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-            b += 1;
-        }
-        table
-    };
+    // Comparisons without early exit, which the compiler turns into SIMD (a table lookup per
+    // byte does not vectorize, and tokens are kilobytes).
+    fn allowed(c: u8) -> bool {
+        let lower = c | 0x20;
+        (lower >= b'a') & (lower <= b'z')
+            | (c >= b'0') & (c <= b'9')
+            | (c == b'-')
+            | (c == b'.')
+            | (c == b'_')
+            | (c == b'~')
+            | (c == b'+')
+            | (c == b'/')
+    }
     let body_len = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    let well_formed = body_len > 0 && token[..body_len].iter().all(|&b| ALLOWED[usize::from(b)]);
+    let body = &token[..body_len];
+    let well_formed = body_len > 0 && body.iter().fold(true, |ok, &b| ok & allowed(b));
     if !well_formed {
         return Err(AuthError::new(ReasonCode::TokenMalformed)
             .with_detail("token has characters outside b64token"));
@@ -363,6 +465,26 @@ mod tests {
             b64token(bearer_token(Some(&value), 64, true).unwrap()).unwrap(),
             "iam-v1.abc"
         );
+    }
+
+    #[test]
+    fn b64token_accepts_exactly_its_alphabet() {
+        for b in 0..=u8::MAX {
+            let expected =
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            // Alone, and inside a long token (the vectorized loop's width).
+            let mut long = vec![b'a'; 100];
+            long[37] = b;
+            assert_eq!(b64token(&[b]).is_ok(), expected, "byte {b:#04x}");
+            assert_eq!(
+                b64token(&long).is_ok(),
+                expected,
+                "byte {b:#04x} in a long token"
+            );
+        }
+        assert!(b64token(b"abc==").is_ok());
+        assert!(b64token(b"==").is_err());
+        assert!(b64token(b"a=b").is_err());
     }
 
     #[test]

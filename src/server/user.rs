@@ -217,7 +217,7 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -228,7 +228,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         let renderer = self.renderer.clone();
-        ResponseFuture::new(async move {
+        ResponseFuture::waiting(async move {
             if let Some(principal) = request.extensions().get::<IamPrincipal>().cloned() {
                 match resolve(&shared, &principal).await {
                     Ok(user) => {

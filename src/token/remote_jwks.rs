@@ -132,6 +132,15 @@ impl RemoteJwks {
             .clone()
     }
 
+    /// The key for `kid` if the set holds it and is within its cache lifetime (no fetch needed).
+    pub(crate) fn fresh_key(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
+        let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
+        snapshot
+            .is_fresh()
+            .then(|| snapshot.keys.get(kid).cloned())
+            .flatten()
+    }
+
     /// The key for `kid`.
     pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
         let seen = self.load();

@@ -18,7 +18,7 @@ use super::remote_jwks::{KeyMap, RemoteJwks, key_map};
 use crate::cache::{Entry, LocalStore};
 use crate::clock::{Clock, SharedClock};
 use crate::error::{AuthError, ReasonCode};
-use crate::principal::IamPrincipal;
+use crate::principal::{AuthMethod, IamPrincipal};
 use crate::server::{TokenVerifier, VerifyFuture};
 
 /// The most clock leeway a verifier may allow for `exp`, `nbf` and `iat`.
@@ -433,6 +433,16 @@ struct Verified {
     valid_from: i64,
 }
 
+impl Verified {
+    /// Whether `current` is the key that verified this token (the same key material and
+    /// algorithm, if not the same object).
+    fn verified_with(&self, current: &Arc<VerifyingKey>) -> bool {
+        Arc::ptr_eq(current, &self.key)
+            || (current.thumbprint == self.key.thumbprint
+                && current.algorithm == self.key.algorithm)
+    }
+}
+
 /// Verifies JWTs offline for [`IamAuthLayer`](crate::server::IamAuthLayer) (plug it in with
 /// [`IamAuthConfigBuilder::token_verifier`](crate::server::IamAuthConfigBuilder::token_verifier)).
 ///
@@ -540,7 +550,7 @@ impl JwtVerifier {
             return self.verify_signed(token).await.map(|(v, _)| v.principal);
         };
         let now = inner.clock.now();
-        if let Some(hit) = cache.get(token.as_bytes(), now).await {
+        if let Some(hit) = cache.get(token.as_bytes(), now) {
             let now_secs = i64::try_from(crate::clock::unix_secs(now)).unwrap_or(i64::MAX);
             if now_secs >= hit.valid_from {
                 match self.key_unchanged(&hit).await {
@@ -549,20 +559,20 @@ impl JwtVerifier {
                     // verification would give too, after the lookup (and any JWKS fetch) it
                     // would repeat.
                     Err(refusal) => {
-                        cache.remove(token.as_bytes()).await;
+                        cache.remove(token.as_bytes());
                         return Err(refusal);
                     }
                     Ok(false) => {}
                 }
             }
             // Verified afresh, for the exact refusal (or a new entry).
-            cache.remove(token.as_bytes()).await;
+            cache.remove(token.as_bytes());
         }
         let (verified, valid_until) = self.verify_signed(token).await?;
         let principal = verified.principal.clone();
         let until = UNIX_EPOCH + Duration::from_secs(u64::try_from(valid_until).unwrap_or(0));
         let entry = Entry::new(verified, now, until, inner.cache_max_ttl);
-        cache.insert(token.as_bytes(), entry).await;
+        cache.insert(token.as_bytes(), entry);
         Ok(principal)
     }
 
@@ -570,8 +580,26 @@ impl JwtVerifier {
     /// refusal when the issuer has no such key now (or its keys cannot be fetched).
     async fn key_unchanged(&self, hit: &Verified) -> Result<bool, AuthError> {
         let current = self.inner.issuers[hit.issuer].key(&hit.kid).await?;
-        Ok(Arc::ptr_eq(&current, &hit.key)
-            || (current.thumbprint == hit.key.thumbprint && current.algorithm == hit.key.algorithm))
+        Ok(hit.verified_with(&current))
+    }
+
+    /// The caller named by a token this verifier verified before, when that needs neither a
+    /// JWKS fetch nor a wait: the entry is live, its time checks pass, and the issuer's current
+    /// (fresh) key for its `kid` is the key that verified it. `None` in every other case, which
+    /// [`verify`](Self::verify) decides.
+    ///
+    /// `token` may be any bytes: only tokens that passed every check are remembered.
+    pub(crate) fn verify_remembered(&self, token: &[u8]) -> Option<IamPrincipal> {
+        let inner = &*self.inner;
+        let now = inner.clock.now();
+        let hit = inner.cache.as_ref()?.get(token, now)?;
+        let now_secs = i64::try_from(crate::clock::unix_secs(now)).unwrap_or(i64::MAX);
+        let current = match &inner.issuers[hit.issuer].keys {
+            // A static key set never changes: the key that verified the token is still its key.
+            Keys::Static(_) => true,
+            Keys::Remote(remote) => hit.verified_with(&remote.fresh_key(&hit.kid)?),
+        };
+        (now_secs >= hit.valid_from && current).then_some(hit.principal)
     }
 
     /// The full verification of a token: the caller, and the first second (NumericDate) at
@@ -667,6 +695,7 @@ impl JwtVerifier {
         }
         .map_err(claims_error)?;
         let principal = IamPrincipal::from_identity(identity)
+            .with_method(AuthMethod::Jwt)
             .check_kind(inner.allow_root, inner.allow_federated_users)?;
         let leeway = inner.leeway_secs;
         let start = claims.nbf.max(claims.iat).unwrap_or(i64::MIN);
@@ -750,5 +779,9 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, Option<s
 impl TokenVerifier for JwtVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
         Box::pin(JwtVerifier::verify(self, token))
+    }
+
+    fn verify_now(&self, token: &[u8]) -> Option<Result<IamPrincipal, AuthError>> {
+        self.verify_remembered(token).map(Ok)
     }
 }

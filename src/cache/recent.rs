@@ -1,0 +1,156 @@
+//! The most recent hits, in front of moka: a small direct-mapped table that answers a token
+//! seen again with one hash, one atomic load and one comparison of the whole token, without
+//! moka's per-read bookkeeping (recording the read for its eviction policy, which callgrind
+//! showed as the larger part of a cached request).
+//!
+//! Each slot holds one entry: a token that moka answered, with its value and expiry. A lookup
+//! compares every byte of the token and checks the expiry against the caller's clock, as a
+//! moka lookup does, so a slot can only answer what moka answered for the same bytes before,
+//! and never past its expiry. Entries are copies of moka's: a slot may still answer a token moka
+//! has since evicted to make room, which is as true as when moka held it (an entry is never
+//! wrong before it expires); the slots count towards the store's size bound.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+
+type Hasher = foldhash::fast::RandomState;
+
+struct Slot<T> {
+    hash: u64,
+    key: Box<[u8]>,
+    value: T,
+    expires_at: SystemTime,
+}
+
+/// The direct-mapped table of recent hits.
+pub(crate) struct Recent<T> {
+    slots: Box<[ArcSwapOption<Slot<T>>]>,
+    hasher: Hasher,
+}
+
+impl<T: Clone> Recent<T> {
+    /// A table of `slots` slots, rounded down to a power of two (at least one).
+    pub(crate) fn new(slots: usize) -> Self {
+        let slots = if slots <= 1 {
+            1
+        } else {
+            1 << (usize::BITS - 1 - slots.leading_zeros())
+        };
+        Self {
+            slots: (0..slots).map(|_| ArcSwapOption::empty()).collect(),
+            hasher: Hasher::default(),
+        }
+    }
+
+    /// The number of slots.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The hash that places `key` (seeded per table, so slots cannot be aimed at).
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn slot(&self, hash: u64) -> &ArcSwapOption<Slot<T>> {
+        // Truncating the hash is the point: its low bits pick the slot.
+        #[allow(clippy::cast_possible_truncation)]
+        let index = hash as usize & (self.slots.len() - 1);
+        &self.slots[index]
+    }
+
+    /// The value for `key` if its slot holds it and it is live at `now`.
+    pub(crate) fn get(&self, hash: u64, key: &[u8], now: SystemTime) -> Option<T> {
+        let slot = self.slot(hash).load();
+        let entry = slot.as_ref()?;
+        (entry.hash == hash && *entry.key == *key && entry.expires_at > now)
+            .then(|| entry.value.clone())
+    }
+
+    /// Offers a hit that moka answered. An empty or expired slot takes it; a slot holding a live
+    /// entry for another token takes it one time in eight, so that tokens sharing a slot do not
+    /// copy themselves in on every request, while a token that keeps coming soon gets it.
+    pub(crate) fn offer(
+        &self,
+        hash: u64,
+        key: &[u8],
+        value: &T,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) {
+        let slot = self.slot(hash);
+        let take = match slot.load().as_ref() {
+            None => true,
+            Some(held) => held.expires_at <= now || fastrand::u8(..8) == 0,
+        };
+        if take && expires_at > now {
+            slot.store(Some(Arc::new(Slot {
+                hash,
+                key: key.into(),
+                value: value.clone(),
+                expires_at,
+            })));
+        }
+    }
+
+    /// Empties the slot of `key` if it holds `key`.
+    pub(crate) fn remove(&self, hash: u64, key: &[u8]) {
+        let slot = self.slot(hash);
+        let held = slot.load();
+        if held
+            .as_ref()
+            .is_some_and(|entry| entry.hash == hash && *entry.key == *key)
+        {
+            // Only that entry: a slot that took another token meanwhile keeps it.
+            slot.compare_and_swap(&held, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn answers_the_same_bytes_until_expiry_and_nothing_else() {
+        let recent = Recent::<u32>::new(4);
+        let key = b"token-a".as_slice();
+        let hash = recent.hash(key);
+        recent.offer(hash, key, &1, at(100), at(10));
+        assert_eq!(recent.get(hash, key, at(99)), Some(1));
+        assert_eq!(recent.get(hash, key, at(100)), None, "expired");
+        // Another token with the same hash (as if it collided) is not answered.
+        assert_eq!(recent.get(hash, b"token-b", at(10)), None);
+        assert_eq!(recent.get(hash, b"token-", at(10)), None);
+        recent.remove(hash, key);
+        assert_eq!(recent.get(hash, key, at(10)), None, "removed");
+    }
+
+    #[test]
+    fn an_expired_offer_is_not_kept_and_sizes_are_powers_of_two() {
+        let recent = Recent::<u32>::new(100);
+        assert_eq!(recent.len(), 64);
+        assert_eq!(Recent::<u32>::new(0).len(), 1);
+        let hash = recent.hash(b"k");
+        recent.offer(hash, b"k", &1, at(10), at(10));
+        assert_eq!(recent.get(hash, b"k", at(9)), None);
+    }
+
+    #[test]
+    fn removing_another_token_leaves_the_slot() {
+        let recent = Recent::<u32>::new(1);
+        let (a, b) = (recent.hash(b"a"), recent.hash(b"b"));
+        recent.offer(a, b"a", &1, at(100), at(0));
+        recent.remove(b, b"b");
+        assert_eq!(recent.get(a, b"a", at(1)), Some(1));
+    }
+}
