@@ -160,6 +160,13 @@ pub async fn call(app: &Router, authorization: Option<&str>) -> Answer {
     call_request(app, request.body(Body::empty()).unwrap()).await
 }
 
+/// Calls `app` with `token` and checks that it answers `arn` (through STS or a cache).
+pub async fn assert_serves(app: &Router, token: &str, arn: &str) {
+    let answer = call(app, Some(token)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    assert_eq!(answer.json["arn"], arn);
+}
+
 pub async fn call_request(app: &Router, request: Request<Body>) -> Answer {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
