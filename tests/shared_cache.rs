@@ -397,6 +397,24 @@ async fn a_cluster_node_killed_in_the_middle_is_a_miss_not_a_refusal() {
     );
 }
 
+#[tokio::test]
+async fn a_cluster_connection_cut_short_by_the_timeout_is_made_again() {
+    let (cluster, sts, [first, second, _]) = cluster_fleet().await;
+    // The first replica's seed node busy (DEBUG SLEEP blocks it) while the replica connects: its
+    // first request stops waiting at the cache's timeout, in the middle of connecting.
+    let blocked = cluster.nodes[0].block_for(0.5).await;
+    let alice = token_for(sts.create_user(ACCOUNT, "alice")).await;
+    assert_serves(&first, &alice, ALICE).await;
+    blocked.await.unwrap();
+
+    // After the retry delay the replica connects again and shares.
+    tokio::time::sleep(tower_iam_auth::cache::RETRY_AFTER + Duration::from_millis(100)).await;
+    let bob = token_for(sts.create_user(ACCOUNT, "bob")).await;
+    assert_serves(&second, &bob, BOB).await;
+    assert_serves(&first, &bob, BOB).await;
+    assert_eq!(sts.calls(), 2);
+}
+
 #[test]
 fn a_secret_shorter_than_32_bytes_is_refused() {
     assert!(CacheSecret::new([1u8; 31]).is_err());
