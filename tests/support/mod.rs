@@ -127,8 +127,18 @@ pub async fn token_signed_at(
     at: SystemTime,
     format: ProofFormat,
 ) -> String {
+    token_signed_at_for(credentials, AUDIENCE, at, format).await
+}
+
+/// A fresh token for `audience`, signed at `at`.
+pub async fn token_signed_at_for(
+    credentials: Credentials,
+    audience: &str,
+    at: SystemTime,
+    format: ProofFormat,
+) -> String {
     ProofSigner::builder(credentials)
-        .audience(AUDIENCE)
+        .audience(audience)
         .format(format)
         .clock(move || at)
         .build()
