@@ -20,7 +20,8 @@ export IAM_AUTH_PYTHON="$PWD/.venv/bin/python"
 export PATH="$PWD/.venv/bin:$PATH"
 
 # The shared-cache tests (tests/shared_cache.rs) start their own redis-server on a free loopback
-# port; Debian's package provides it.
+# port, or three of them formed into a Redis Cluster (with CLUSTER commands, no redis-cli);
+# Debian's package provides it.
 echo "== redis-server"
 if ! command -v redis-server >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y --no-install-recommends redis-server >/dev/null

@@ -153,9 +153,7 @@ async fn token_signed_with_environment_credentials_is_accepted_by_the_layer() {
     let h = harness().await;
     let token = alice_token(&h).await;
     assert!(token.starts_with("iam-v1."));
-    let answer = call(&h.app, Some(&token)).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
-    assert_eq!(answer.json["arn"], "arn:aws:iam::123456789012:user/alice");
+    assert_serves(&h.app, &token, "arn:aws:iam::123456789012:user/alice").await;
     assert_eq!(h.sts.calls(), 1);
 }
 
@@ -197,12 +195,7 @@ async fn token_signed_with_a_profile_from_the_shared_files_uses_its_region() {
         url.starts_with("https://sts.eu-west-1.amazonaws.com/"),
         "{url}"
     );
-    let answer = call(&h.app, Some(token)).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
-    assert_eq!(
-        answer.json["arn"],
-        "arn:aws:iam::123456789012:role/deployer"
-    );
+    assert_serves(&h.app, token, "arn:aws:iam::123456789012:role/deployer").await;
 }
 
 /// A container-credentials endpoint (ECS task roles, EKS Pod Identity), as the SDK calls it:
@@ -235,9 +228,7 @@ async fn container_endpoint(
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/creds", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{}/creds", jwt_support::serve(app).await);
     (url, hits)
 }
 
@@ -258,12 +249,7 @@ async fn token_signed_with_container_endpoint_credentials_is_accepted_by_the_lay
     let env = with(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "task-auth-token");
     let token = token_with(&env, &[]).await;
     assert!(hits.load(Ordering::SeqCst) >= 1, "the endpoint was asked");
-    let answer = call(&h.app, Some(&token)).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
-    assert_eq!(
-        answer.json["arn"],
-        "arn:aws:iam::123456789012:role/task-role"
-    );
+    assert_serves(&h.app, &token, "arn:aws:iam::123456789012:role/task-role").await;
 }
 
 /// An EC2 instance-metadata endpoint speaking IMDSv2: a session token from `PUT`, required on
@@ -316,10 +302,7 @@ async fn imds_endpoint(credentials: Credentials) -> String {
             "/latest/meta-data/iam/security-credentials/instance-role",
             get(creds),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    format!("http://{}", jwt_support::serve(app).await)
 }
 
 #[tokio::test]
@@ -331,12 +314,12 @@ async fn token_signed_with_instance_metadata_credentials_is_accepted_by_the_laye
     let env = with(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", &url);
     let env = with(env, "AWS_REGION", "us-east-1");
     let token = token_with(&env, &[]).await;
-    let answer = call(&h.app, Some(&token)).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
-    assert_eq!(
-        answer.json["arn"],
-        "arn:aws:iam::123456789012:role/instance-role"
-    );
+    assert_serves(
+        &h.app,
+        &token,
+        "arn:aws:iam::123456789012:role/instance-role",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -747,10 +730,7 @@ async fn curl_gets_the_token_on_stdin_and_never_in_argv() {
 async fn real_curl_reaches_a_protected_service() {
     let h = harness().await;
     let env = credentials_env(&h.sts.create_user(ACCOUNT, "alice"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/whoami", listener.local_addr().unwrap());
-    let app = h.app.clone();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{}/whoami", jwt_support::serve(h.app.clone()).await);
     let run = run(
         &["curl", "--audience", AUDIENCE, "--", "-sS", "--fail", &url],
         &env,

@@ -3,8 +3,7 @@
 //! whose audiences share a namespace with EKS clusters and Vault servers can be switched off.
 
 mod jwt_support;
-#[path = "support/logs.rs"]
-mod logs;
+mod support;
 
 use std::time::{Duration, SystemTime};
 
@@ -12,10 +11,9 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use jwt_support::*;
-use logs::capture;
 use serde_json::Value;
+use support::logs::capture;
 use tower::ServiceExt;
-use tower_iam_auth::client::ProofSigner;
 use tower_iam_auth::proof::ProofFormat;
 use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
 use tower_iam_auth::testing::LocalSts;
@@ -63,17 +61,7 @@ async fn proof(
     age: u64,
 ) -> String {
     let at = SystemTime::now() - Duration::from_secs(age);
-    ProofSigner::builder(credentials)
-        .audience(PROOF_AUDIENCE)
-        .format(format)
-        .clock(move || at)
-        .build()
-        .unwrap()
-        .sign_new()
-        .await
-        .unwrap()
-        .as_str()
-        .to_owned()
+    support::token_signed_at_for(credentials, PROOF_AUDIENCE, at, format).await
 }
 
 async fn post(

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::examples::{RunningExample, start};
+use support::examples::{RunningExample, start_with_sts};
 use support::*;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -19,14 +19,7 @@ async fn server(sts: &LocalSts) -> RunningExample {
 }
 
 fn server_with(sts: &LocalSts, more: &[(&str, &str)]) -> RunningExample {
-    let connect_to = sts.connect_to();
-    let mut env = vec![
-        ("IAM_AUTH_AUDIENCE", AUDIENCE),
-        ("IAM_AUTH_STS_CONNECT_TO", connect_to.as_str()),
-        ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
-    ];
-    env.extend_from_slice(more);
-    start("grpc_server", &env)
+    start_with_sts("grpc_server", sts, more)
 }
 
 async fn channel(server: &RunningExample) -> Channel {

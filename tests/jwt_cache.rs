@@ -3,15 +3,15 @@
 #![cfg(feature = "jwt")]
 
 mod jwt_support;
+mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use jwt_support::*;
 use serde_json::json;
+use support::TestClock;
 use tower::ServiceExt;
 use tower_iam_auth::error::ReasonCode;
 use tower_iam_auth::principal::IamPrincipal;
@@ -32,22 +32,15 @@ fn remote_verifier(jwks: &JwksServer) -> JwtVerifier {
         .unwrap()
 }
 
-/// A clock the test moves, in whole seconds from the real time.
-fn moved_clock() -> (
-    Arc<AtomicI64>,
-    impl Fn() -> SystemTime + Send + Sync + 'static,
-) {
-    let offset = Arc::new(AtomicI64::new(0));
-    let seconds = offset.clone();
-    let clock = move || {
-        let by = seconds.load(Ordering::SeqCst);
-        if by >= 0 {
-            SystemTime::now() + Duration::from_secs(by as u64)
-        } else {
-            SystemTime::now() - Duration::from_secs(by.unsigned_abs())
-        }
-    };
-    (offset, clock)
+/// A verifier of `key` (kid `k1`) allowing 30 seconds of leeway, on a clock the test moves.
+fn verifier_on_a_moved_clock(key: &TestKey) -> (TestClock, JwtVerifier) {
+    let clock = TestClock::default();
+    let verifier = static_verifier(key, "k1")
+        .leeway(Duration::from_secs(30))
+        .clock(clock.as_fn())
+        .build()
+        .unwrap();
+    (clock, verifier)
 }
 
 #[tokio::test]
@@ -109,22 +102,17 @@ async fn a_token_differing_in_one_byte_is_verified_afresh() {
 #[tokio::test]
 async fn an_expired_token_is_refused_even_if_cached() {
     let key = TestKey::rsa();
-    let (offset, clock) = moved_clock();
-    let verifier = static_verifier(&key, "k1")
-        .leeway(Duration::from_secs(30))
-        .clock(clock)
-        .build()
-        .unwrap();
+    let (clock, verifier) = verifier_on_a_moved_clock(&key);
     let exp = now_secs() + 120;
     let token = token(&key, "RS256", "k1", &claims_with(json!({"exp": exp})));
     verifier.verify(&token).await.unwrap();
 
     // Up to exp + leeway the cached entry serves, with no new verification...
-    offset.store(exp + 28 - now_secs(), Ordering::SeqCst);
+    clock.set_offset_secs(exp + 28 - now_secs());
     verifier.verify(&token).await.unwrap();
     assert_eq!(verifier.signature_checks(), 1);
     // ...and from exp + leeway on the token is refused, as a fresh verification refuses it.
-    offset.store(exp + 30 - now_secs(), Ordering::SeqCst);
+    clock.set_offset_secs(exp + 30 - now_secs());
     let error = verifier.verify(&token).await.unwrap_err();
     assert_eq!(error.reason(), ReasonCode::JwtExpired);
 }
@@ -132,16 +120,11 @@ async fn an_expired_token_is_refused_even_if_cached() {
 #[tokio::test]
 async fn a_token_not_yet_valid_by_the_clock_is_refused_even_if_cached() {
     let key = TestKey::rsa();
-    let (offset, clock) = moved_clock();
-    let verifier = static_verifier(&key, "k1")
-        .leeway(Duration::from_secs(30))
-        .clock(clock)
-        .build()
-        .unwrap();
+    let (clock, verifier) = verifier_on_a_moved_clock(&key);
     let token = token(&key, "RS256", "k1", &valid_claims());
     verifier.verify(&token).await.unwrap();
     // The clock set back before nbf - leeway (nbf is a minute ago).
-    offset.store(-120, Ordering::SeqCst);
+    clock.set_offset_secs(-120);
     let error = verifier.verify(&token).await.unwrap_err();
     assert_eq!(error.reason(), ReasonCode::JwtNotYetValid);
 }

@@ -2,37 +2,25 @@
 
 mod support;
 
-use support::examples::{example, start};
+use support::examples::{example, start_with_sts};
 use support::*;
 
 #[tokio::test]
 async fn serves_health_whoami_and_login_as_configured_by_environment() {
     let sts = tower_iam_auth::testing::LocalSts::start().await.unwrap();
-    let connect_to = sts.connect_to();
-    let server = start(
+    let server = start_with_sts(
         "whoami_server",
+        &sts,
         &[
-            ("IAM_AUTH_AUDIENCE", AUDIENCE),
             ("IAM_AUTH_FORMATS", "iam-v1,k8s-aws-v1"),
-            ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
-            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
             ("IAM_AUTH_VAULT_AUDIENCE_HEADER", "X-APP-ID"),
         ],
     );
-    let http = reqwest::Client::new();
 
-    let health = http
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let health = server.get("/healthz", None).await;
     assert_eq!(health.status(), 200);
 
-    let anonymous = http
-        .get(format!("{}/whoami", server.base))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = server.get("/whoami", None).await;
     assert_eq!(anonymous.status(), 401);
 
     let role = sts.assume_role(ACCOUNT, "deployer", "black-box");
@@ -40,12 +28,7 @@ async fn serves_health_whoami_and_login_as_configured_by_environment() {
         .token()
         .await
         .unwrap();
-    let whoami = http
-        .get(format!("{}/whoami", server.base))
-        .bearer_auth(token.as_str())
-        .send()
-        .await
-        .unwrap();
+    let whoami = server.get("/whoami", Some(token.as_str())).await;
     assert_eq!(whoami.status(), 200);
     let json: serde_json::Value = serde_json::from_slice(&whoami.bytes().await.unwrap()).unwrap();
     for key in [
@@ -63,21 +46,10 @@ async fn serves_health_whoami_and_login_as_configured_by_environment() {
     assert_eq!(json["session_name"], "black-box");
 
     // `/ping` answers what `/healthz` answers, behind the layer.
-    let ping = |token: Option<&str>| {
-        let mut request = http.get(format!("{}/ping", server.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send()
-    };
-    assert_eq!(ping(None).await.unwrap().status(), 401);
-    let pong = ping(Some(token.as_str())).await.unwrap();
+    assert_eq!(server.get("/ping", None).await.status(), 401);
+    let pong = server.get("/ping", Some(token.as_str())).await;
     assert_eq!(pong.status(), 200);
-    let health = http
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let health = server.get("/healthz", None).await;
     assert_eq!(
         pong.headers()["content-type"],
         health.headers()["content-type"]
@@ -86,22 +58,14 @@ async fn serves_health_whoami_and_login_as_configured_by_environment() {
 
     let alice = sts.create_user(ACCOUNT, "alice");
     let body = support::vault::Login::new("X-APP-ID", AUDIENCE).body_json(&alice);
-    let login = http
-        .post(format!("{}/login", server.base))
-        .body(serde_json::to_vec(&body).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let login = server
+        .post("/login", serde_json::to_vec(&body).unwrap())
+        .await;
     assert_eq!(login.status(), 200);
     let json: serde_json::Value = serde_json::from_slice(&login.bytes().await.unwrap()).unwrap();
     assert_eq!(json["arn"], "arn:aws:iam::123456789012:user/alice");
 
-    let login = http
-        .post(format!("{}/login", server.base))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let login = server.post("/login", "{}").await;
     assert_eq!(login.status(), 401);
     let json: serde_json::Value = serde_json::from_slice(&login.bytes().await.unwrap()).unwrap();
     assert_eq!(json["reason"], "proof.vault_body");
@@ -162,22 +126,9 @@ fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn metrics_move_with_accepted_and_refused_requests() {
     let sts = tower_iam_auth::testing::LocalSts::start().await.unwrap();
-    let connect_to = sts.connect_to();
-    let server = start(
-        "whoami_server",
-        &[
-            ("IAM_AUTH_AUDIENCE", AUDIENCE),
-            ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
-            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
-        ],
-    );
-    let http = reqwest::Client::new();
+    let server = start_with_sts("whoami_server", &sts, &[]);
     let scrape = || async {
-        let response = http
-            .get(format!("{}/metrics", server.base))
-            .send()
-            .await
-            .unwrap();
+        let response = server.get("/metrics", None).await;
         assert_eq!(response.status(), 200);
         assert!(
             response.headers()["content-type"]
@@ -193,19 +144,9 @@ async fn metrics_move_with_accepted_and_refused_requests() {
 
     let token = token_for(sts.assume_role(ACCOUNT, "deployer", "scraped")).await;
     for _ in 0..2 {
-        let whoami = http
-            .get(format!("{}/whoami", server.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(whoami.status(), 200);
+        assert_eq!(server.get("/whoami", Some(&token)).await.status(), 200);
     }
-    let anonymous = http
-        .get(format!("{}/whoami", server.base))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = server.get("/whoami", None).await;
     assert_eq!(anonymous.status(), 401);
 
     let after = scrape().await;
@@ -232,29 +173,18 @@ async fn metrics_move_with_accepted_and_refused_requests() {
 #[tokio::test]
 async fn the_per_client_sts_budget_applies_to_the_socket_peer() {
     let sts = tower_iam_auth::testing::LocalSts::start().await.unwrap();
-    let connect_to = sts.connect_to();
-    let server = start(
+    // One STS call per minute for a client address; the other budgets stay as they are.
+    let server = start_with_sts(
         "whoami_server",
-        &[
-            ("IAM_AUTH_AUDIENCE", AUDIENCE),
-            ("IAM_AUTH_STS_CONNECT_TO", &connect_to),
-            ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
-            // One STS call per minute for a client address; the other budgets stay as they are.
-            ("IAM_AUTH_STS_BUDGET_PER_CLIENT", "1/60"),
-        ],
+        &sts,
+        &[("IAM_AUTH_STS_BUDGET_PER_CLIENT", "1/60")],
     );
-    let http = reqwest::Client::new();
-    let whoami = |token: String| {
-        http.get(format!("{}/whoami", server.base))
-            .bearer_auth(token)
-            .send()
-    };
 
     // Two callers (two access keys) behind one address: the first spends the address's budget.
     let alice = token_for(sts.create_user(ACCOUNT, "alice")).await;
     let bob = token_for(sts.create_user(ACCOUNT, "bob")).await;
-    assert_eq!(whoami(alice.clone()).await.unwrap().status(), 200);
-    let limited = whoami(bob).await.unwrap();
+    assert_eq!(server.get("/whoami", Some(&alice)).await.status(), 200);
+    let limited = server.get("/whoami", Some(&bob)).await;
     assert_eq!(limited.status(), 429);
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
@@ -266,7 +196,7 @@ async fn the_per_client_sts_budget_applies_to_the_socket_peer() {
     assert!(body.contains("sts.rate_limited"), "{body}");
     assert_eq!(sts.calls(), 1);
     // A cached token is never limited.
-    assert_eq!(whoami(alice).await.unwrap().status(), 200);
+    assert_eq!(server.get("/whoami", Some(&alice)).await.status(), 200);
     assert_eq!(sts.calls(), 1);
 }
 

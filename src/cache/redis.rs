@@ -107,7 +107,12 @@ impl RedisStore {
             }
             state.connecting = true;
         }
+        let mut attempt = Attempt {
+            store: self,
+            finished: false,
+        };
         let connected = tokio::time::timeout(self.timeout, self.connect()).await;
+        attempt.finished = true;
         let mut state = self.state();
         state.connecting = false;
         match connected {
@@ -162,6 +167,25 @@ impl RedisStore {
             StoreError(e.to_string())
         })?;
         redis::from_redis_value(&value).map_err(|e| StoreError(e.to_string()))
+    }
+}
+
+/// The one connection attempt under way. The request making it may stop waiting (the cache's
+/// timeout, shorter than a cluster's connection, drops its future mid-connect): the attempt then
+/// counts as failed, or `connecting` would stay set and no request would ever connect again.
+struct Attempt<'a> {
+    store: &'a RedisStore,
+    finished: bool,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut state = self.store.state();
+            state.connecting = false;
+            state.last_failure = Some(Instant::now());
+            tracing::warn!("shared cache: connecting to Redis cut short by the cache's timeout");
+        }
     }
 }
 

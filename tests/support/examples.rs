@@ -5,6 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use tower_iam_auth::testing::LocalSts;
+
+use super::{ACCOUNT, AUDIENCE};
+
 /// `cargo run --example NAME` with every feature, from the package root.
 pub fn example(name: &str) -> Command {
     let mut command = Command::new(env!("CARGO"));
@@ -25,6 +29,27 @@ pub struct RunningExample {
     pub base: String,
     /// What it printed on stderr so far.
     pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl RunningExample {
+    /// `GET` of `path`, with `token` as the bearer token if any.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `POST` of `body` to `path`.
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 impl Drop for RunningExample {
@@ -70,4 +95,17 @@ pub fn start(name: &str, envs: &[(&str, &str)]) -> RunningExample {
         base: format!("http://{addr}"),
         stderr,
     }
+}
+
+/// Starts example `name` asking `sts`, for [`AUDIENCE`] and callers of [`ACCOUNT`], with `envs`
+/// besides.
+pub fn start_with_sts(name: &str, sts: &LocalSts, envs: &[(&str, &str)]) -> RunningExample {
+    let connect_to = sts.connect_to();
+    let mut all = vec![
+        ("IAM_AUTH_AUDIENCE", AUDIENCE),
+        ("IAM_AUTH_STS_CONNECT_TO", connect_to.as_str()),
+        ("IAM_AUTH_ALLOWED_ACCOUNTS", ACCOUNT),
+    ];
+    all.extend_from_slice(envs);
+    start(name, &all)
 }

@@ -127,8 +127,18 @@ pub async fn token_signed_at(
     at: SystemTime,
     format: ProofFormat,
 ) -> String {
+    token_signed_at_for(credentials, AUDIENCE, at, format).await
+}
+
+/// A fresh token for `audience`, signed at `at`.
+pub async fn token_signed_at_for(
+    credentials: Credentials,
+    audience: &str,
+    at: SystemTime,
+    format: ProofFormat,
+) -> String {
     ProofSigner::builder(credentials)
-        .audience(AUDIENCE)
+        .audience(audience)
         .format(format)
         .clock(move || at)
         .build()
@@ -158,6 +168,13 @@ pub async fn call(app: &Router, authorization: Option<&str>) -> Answer {
         request = request.header("authorization", format!("Bearer {token}"));
     }
     call_request(app, request.body(Body::empty()).unwrap()).await
+}
+
+/// Calls `app` with `token` and checks that it answers `arn` (through STS or a cache).
+pub async fn assert_serves(app: &Router, token: &str, arn: &str) {
+    let answer = call(app, Some(token)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    assert_eq!(answer.json["arn"], arn);
 }
 
 pub async fn call_request(app: &Router, request: Request<Body>) -> Answer {
