@@ -3,8 +3,8 @@
 //! A caller [`join`](Flights::join)s the run for its key, creating it if there is none, and
 //! awaits [`Seat::result`]. The first caller's closure runs; the others wait for its result. If
 //! the running caller is dropped (its request cancelled), a waiting caller runs its own closure
-//! instead (`tokio::sync::OnceCell` semantics). A run leaves the table when its last caller
-//! leaves, or as soon as it has a result, so a later miss starts afresh.
+//! instead (`tokio::sync::OnceCell` semantics). A run leaves the table when a caller leaves it
+//! after it has a result, or when its last caller leaves, so a later miss starts afresh.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,7 +24,8 @@ pub(crate) struct Flights<T> {
 pub(crate) struct Seat<'a, T> {
     flights: &'a Flights<T>,
     key: &'a [u8],
-    run: Arc<OnceCell<T>>,
+    /// `None` only while the seat is dropped.
+    run: Option<Arc<OnceCell<T>>>,
 }
 
 impl<T: Clone> Flights<T> {
@@ -53,7 +54,7 @@ impl<T: Clone> Flights<T> {
         Seat {
             flights: self,
             key,
-            run,
+            run: Some(run),
         }
     }
 
@@ -72,23 +73,23 @@ impl<T: Clone> Seat<'_, T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = T>,
     {
-        self.run.get_or_init(run).await.clone()
+        let cell = self.run.as_ref().expect("a seat has its run until dropped");
+        cell.get_or_init(run).await.clone()
     }
 }
 
 impl<T> Drop for Seat<'_, T> {
     fn drop(&mut self) {
         let mut runs = self.flights.runs.lock().unwrap_or_else(|e| e.into_inner());
-        // Seats are made and counted under the lock: two references (the table's and this one)
-        // mean nobody else is waiting.
-        let done = self.run.initialized() || Arc::strong_count(&self.run) == 2;
-        if done
-            && runs
-                .get(self.key)
-                .is_some_and(|r| Arc::ptr_eq(r, &self.run))
-        {
+        let Some(run) = self.run.take() else { return };
+        // Every reference but the table's belongs to a seat, and seats take and drop theirs
+        // under this lock: two references (the table's and this one) mean nobody else waits.
+        let done = run.initialized() || Arc::strong_count(&run) == 2;
+        if done && runs.get(self.key).is_some_and(|r| Arc::ptr_eq(r, &run)) {
             runs.remove(self.key);
         }
+        drop(run);
+        drop(runs);
     }
 }
 
@@ -129,7 +130,7 @@ mod tests {
         // The first caller starts running and is dropped before it finishes.
         let started = tokio::time::timeout(
             Duration::from_millis(10),
-            first.result(|| std::future::pending::<u32>()),
+            first.result(std::future::pending::<u32>),
         )
         .await;
         assert!(started.is_err());
@@ -140,13 +141,27 @@ mod tests {
         assert_eq!(flights.len(), 0);
     }
 
+    #[test]
+    fn waiters_cancelled_together_leave_no_run_behind() {
+        for _ in 0..200 {
+            let flights = Flights::<u32>::new();
+            let seats = [flights.join(b"token"), flights.join(b"token")];
+            std::thread::scope(|scope| {
+                for seat in seats {
+                    scope.spawn(move || drop(seat));
+                }
+            });
+            assert_eq!(flights.len(), 0);
+        }
+    }
+
     #[tokio::test]
     async fn a_run_abandoned_by_its_only_caller_leaves_the_table() {
         let flights = Flights::<u32>::new();
         let seat = flights.join(b"token");
         let _ = tokio::time::timeout(
             Duration::from_millis(1),
-            seat.result(|| std::future::pending::<u32>()),
+            seat.result(std::future::pending::<u32>),
         )
         .await;
         drop(seat);

@@ -110,7 +110,10 @@ impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
         }
         let hit = self.entries.get(key)?;
         if hit.live_at(now) {
-            if let (Some(recent), Some(hash)) = (recent, hash) {
+            // Only keys that weigh one entry, so that the slots' share of the bound holds.
+            if let (Some(recent), Some(hash)) = (recent, hash)
+                && weight(key) == 1
+            {
                 recent.offer(hash, key, &hit.value, hit.expires_at, now);
             }
             return Some(hit.value);
@@ -128,7 +131,10 @@ impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
         self.entries.insert(key.into(), entry);
     }
 
-    /// Forgets `key`.
+    /// Forgets `key`. A lookup that read the entry just before may still put it back in the
+    /// recent-hits table, where it lives until its expiry: this is safe for the one caller,
+    /// `JwtVerifier`, which checks a remembered token's key again on every hit (proofs are never
+    /// removed: an entry is as true as when it was made until it expires).
     #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     pub(crate) fn remove(&self, key: &[u8]) {
         if let Some(recent) = &self.recent {

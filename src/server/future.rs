@@ -43,10 +43,10 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     }
 
     /// A refusal decided at once.
-    pub(crate) fn refused(response: Response<ResponseBody<B>>) -> Self {
+    pub(crate) fn refused(response: Box<Response<ResponseBody<B>>>) -> Self {
         Self {
             kind: FutureKind::Refused {
-                response: Some(Box::new(response)),
+                response: Some(response),
             },
         }
     }

@@ -778,11 +778,9 @@ impl IamAuthLayer {
         principal: &IamPrincipal,
     ) -> Result<(), AuthError> {
         match &self.shared.config.enforcement {
-            Some(enforcement) => enforcement.enforce(
-                request,
-                Some(principal),
-                Some(crate::policy::AuthMethod::Proof),
-            ),
+            Some(enforcement) => {
+                enforcement.enforce(request, Some(principal), Some(principal.auth_method()))
+            }
             None => Ok(()),
         }
     }

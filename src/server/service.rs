@@ -67,9 +67,10 @@ where
             reason = tracing::field::Empty,
             principal = tracing::field::Empty,
         );
-        // A token verified before (and every refusal that needs no I/O) is decided here, and the
-        // request goes on with the inner service's own future.
-        if let Some(authenticated) = authenticate_now(&self.shared, request.headers(), &span) {
+        // A token verified before (or remembered as rejected by STS), and a header refused as it
+        // stands, are decided here, and the request goes on with the inner service's own future.
+        let now = span.in_scope(|| authenticate_now(&self.shared, request.headers(), &span));
+        if let Some(authenticated) = now {
             return match decide(&self.shared, &mut request, authenticated, &span, started) {
                 // The service polled ready is the one called: no clone.
                 Ok(()) => ResponseFuture::inner(self.inner.call(request)),
@@ -88,7 +89,7 @@ where
                 .instrument(span.clone())
                 .await;
             if let Err(refusal) = decide(&shared, &mut request, authenticated, &span, started) {
-                return Ok(refusal);
+                return Ok(*refusal);
             }
             drop(span);
             let response = inner.call(request).await?;
@@ -106,7 +107,7 @@ fn decide<B, ResBody>(
     authenticated: Result<Option<(IamPrincipal, AuthMethod)>, AuthError>,
     span: &tracing::Span,
     started: Option<std::time::Instant>,
-) -> Result<(), Response<ResponseBody<ResBody>>> {
+) -> Result<(), Box<Response<ResponseBody<ResBody>>>> {
     let outcome = span.in_scope(|| enforce(shared, request, authenticated));
     let (outcome_label, reason) = match &outcome {
         Ok(_) => ("allowed", "none"),
@@ -142,9 +143,11 @@ fn decide<B, ResBody>(
             let _entered = span.enter();
             log_refusal(&error);
             let renderer = shared.config.renderer.as_deref();
-            Err(error
-                .to_response_for(request.headers(), renderer)
-                .map(ResponseBody::rejection))
+            Err(Box::new(
+                error
+                    .to_response_for(request.headers(), renderer)
+                    .map(ResponseBody::rejection),
+            ))
         }
     }
 }
@@ -262,7 +265,7 @@ async fn verify_bearer_later(
     match (&config.token_verifier, token_format(token)) {
         (Some(verifier), None) => {
             let principal = verifier.verify(b64token(token)?).await?;
-            Ok((check_kind(config, principal)?, AuthMethod::Jwt))
+            jwt_caller(config, principal)
         }
         _ => {
             let validate = || config.rules.validate(b64token(token)?, config.clock.now());
@@ -297,7 +300,7 @@ fn verify_bearer_now(
         // Its characters are checked on the way to `verify`: a token the verifier remembers
         // passed that check when it was verified.
         let decided = verifier.verify_now(token)?;
-        return Some(decided.and_then(|p| Ok((check_kind(config, p)?, AuthMethod::Jwt))));
+        return Some(decided.and_then(|p| jwt_caller(config, p)));
     }
     if format.is_some() && !config.accept_proofs {
         return Some(Err(AuthError::new(ReasonCode::TokenNotAccepted)
@@ -387,6 +390,16 @@ async fn verify_miss(
     cache.get_or_verify(key, proof.expires_at(), verify).await
 }
 
+/// The caller a [`TokenVerifier`](super::TokenVerifier) named: authenticated by JWT, and refused
+/// if its kind is not allowed.
+fn jwt_caller(
+    config: &IamAuthConfig,
+    principal: IamPrincipal,
+) -> Result<(IamPrincipal, AuthMethod), AuthError> {
+    let principal = principal.with_method(AuthMethod::Jwt);
+    Ok((check_kind(config, principal)?, AuthMethod::Jwt))
+}
+
 /// Refuses root and federated users unless the configuration allows them.
 fn check_kind(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrincipal, AuthError> {
     principal.check_kind(config.allow_root, config.allow_federated_users)
@@ -427,8 +440,8 @@ fn b64token(token: &[u8]) -> Result<&str, AuthError> {
     // byte does not vectorize, and tokens are kilobytes).
     fn allowed(c: u8) -> bool {
         let lower = c | 0x20;
-        (lower >= b'a') & (lower <= b'z')
-            | (c >= b'0') & (c <= b'9')
+        lower.is_ascii_lowercase()
+            | c.is_ascii_digit()
             | (c == b'-')
             | (c == b'.')
             | (c == b'_')
