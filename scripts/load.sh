@@ -4,11 +4,15 @@
 #   20-statement policy of benches/common/policy20.rs, and the fresh-proof path (every request a
 #   distinct proof verified by LocalSts).
 # Not run in CI: a full run takes about a minute on top of the release build.
-# Usage: scripts/load.sh [seconds per case, default 10] [connections, default 32]
+# Usage: scripts/load.sh [seconds per run, default 10] [connections, default 32] [rounds, default 3]
+# Each cached case is measured in rounds that alternate with its baseline (/healthz, no layer,
+# with the same Authorization header), so that drift of the machine hits both alike; the table
+# gives the medians of the rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
 connections="${2:-32}"
+rounds="${3:-3}"
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y --no-install-recommends wrk >/dev/null; }
 
 cargo build --quiet --release --features testing,jwt --example load_fixture --example whoami_server
@@ -36,22 +40,35 @@ start_server() { # name port extra-env...
     cat "$work/$name.log" >&2; exit 1
 }
 
-# Runs wrk; prints a table row, with the requests per second as a percentage of `$2` (a baseline's
-# requests per second, or "-" for a baseline row), and leaves the requests per second in $last_rps.
-run() { # label baseline_rps url [wrk args...]
-    local label="$1" baseline="$2" url="$3"; shift 3
+# Runs wrk once; sets $rps and $p99, and fails on any refusal.
+measure() { # label url [wrk args...]
+    local label="$1" url="$2"; shift 2
     local out
     out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$@" "$url")"
-    local p99 share
-    last_rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
+    rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $label had refusals" >&2; exit 1; fi
-    if [ "$baseline" = "-" ]; then
-        share="baseline"
-    else
-        share="$(awk -v a="$last_rps" -v b="$baseline" 'BEGIN {printf "%.1f%%", 100 * a / b}')"
-    fi
-    printf '| %s | %s | %s | %s |\n' "$label" "$last_rps" "$p99" "$share"
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# Alternates a baseline and a layered case for $rounds rounds; prints the baseline's row and the
+# case's row (medians), with the case's median as a percentage of the baseline's.
+compare() { # label baseline_url url header
+    local label="$1" baseline_url="$2" url="$3" header="$4"
+    local base_rps=() base_p99=() case_rps=() case_p99=()
+    for _ in $(seq "$rounds"); do
+        measure "baseline of $label" "$baseline_url" -H "$header"
+        base_rps+=("$rps"); base_p99+=("$p99")
+        measure "$label" "$url" -H "$header"
+        case_rps+=("$rps"); case_p99+=("$p99")
+    done
+    local b c
+    b="$(printf '%s\n' "${base_rps[@]}" | median)"
+    c="$(printf '%s\n' "${case_rps[@]}" | median)"
+    printf '| no layer (`/healthz`), same header | %.0f | %s | baseline |\n' "$b" "${base_p99[*]}"
+    printf '| %s | %.0f | %s | %s |\n' "$label" "$c" "${case_p99[*]}" \
+        "$(awk -v a="$c" -v b="$b" 'BEGIN {printf "%.1f%%", 100 * a / b}')"
 }
 
 # Every fresh proof is an STS call from 127.0.0.1: lift the STS budgets (cached tokens never spend
@@ -64,23 +81,21 @@ jwt="Bearer $(cat "$work/jwt")"
 curl -fs -H "Authorization: $proof" http://127.0.0.1:18181/ping >/dev/null
 curl -fs -H "Authorization: $jwt" http://127.0.0.1:18181/ping >/dev/null
 
-echo "wrk -t2 -c$connections -d${duration}s, whoami_server --release"
+echo "wrk -t2 -c$connections -d${duration}s, whoami_server --release, medians of $rounds rounds"
 echo
 # Each layered case is compared with /healthz (no layer) receiving the same Authorization header,
-# so that the two differ only by the layer (hyper parses a 1-2 KiB header either way).
-echo "| path | requests/s | p99 | vs no layer, same header |"
+# so that the two differ only by the layer (hyper parses a 1-2 KiB header either way). The p99
+# column lists each round's.
+echo "| path | requests/s | p99 of each round | vs no layer, same header |"
 echo "|---|---|---|---|"
-run "no layer (\`/healthz\`), no header" - http://127.0.0.1:18181/healthz
-run "no layer (\`/healthz\`), proof header" - http://127.0.0.1:18181/healthz -H "Authorization: $proof"
-proof_baseline="$last_rps"
-run "\`/ping\`, cached proof" "$proof_baseline" http://127.0.0.1:18181/ping -H "Authorization: $proof"
-run "no layer (\`/healthz\`), JWT header" - http://127.0.0.1:18181/healthz -H "Authorization: $jwt"
-jwt_baseline="$last_rps"
-run "\`/ping\`, cached JWT" "$jwt_baseline" http://127.0.0.1:18181/ping -H "Authorization: $jwt"
+compare "\`/ping\`, cached proof" http://127.0.0.1:18181/healthz http://127.0.0.1:18181/ping "Authorization: $proof"
+compare "\`/ping\`, cached JWT" http://127.0.0.1:18181/healthz http://127.0.0.1:18181/ping "Authorization: $jwt"
 if [ -s "$work/policy20.json" ]; then
     start_server policy 18182 IAM_AUTH_POLICY_FILE="$work/policy20.json"
     curl -fs -H "Authorization: $proof" http://127.0.0.1:18182/ping >/dev/null
-    run "\`/ping\`, cached proof, 20-statement policy" "$proof_baseline" http://127.0.0.1:18182/ping -H "Authorization: $proof"
+    compare "\`/ping\`, cached proof, 20-statement policy" http://127.0.0.1:18182/healthz \
+        http://127.0.0.1:18182/ping "Authorization: $proof"
 fi
-LOAD_TOKENS="$work/fresh.txt" run "\`/ping\`, fresh proof each request (LocalSts)" "$proof_baseline" \
-    http://127.0.0.1:18181/ping -s scripts/load.lua
+# The fresh-proof case runs once: each round would need its own unused proofs.
+LOAD_TOKENS="$work/fresh.txt" measure "fresh proofs" http://127.0.0.1:18181/ping -s scripts/load.lua
+printf '| `/ping`, fresh proof each request (LocalSts) | %.0f | %s | |\n' "$rps" "$p99"
