@@ -746,9 +746,7 @@ impl IamAuthLayer {
         if token.len() > self.shared.config.rules.max_token_bytes() {
             return Err(crate::error::ReasonCode::ProofTooLarge.into());
         }
-        super::service::verify_bearer(&self.shared, token.as_bytes(), client)
-            .await
-            .map(|(principal, _)| principal)
+        super::service::verify_bearer(&self.shared, token.as_bytes(), client).await
     }
 
     /// Verifies a Vault-format login body (`{iam_http_request_method, iam_request_url,

@@ -104,7 +104,7 @@ where
 fn decide<B, ResBody>(
     shared: &Shared,
     request: &mut Request<B>,
-    authenticated: Result<Option<(IamPrincipal, AuthMethod)>, AuthError>,
+    authenticated: Result<Option<IamPrincipal>, AuthError>,
     span: &tracing::Span,
     started: Option<std::time::Instant>,
 ) -> Result<(), Box<Response<ResponseBody<ResBody>>>> {
@@ -119,14 +119,12 @@ fn decide<B, ResBody>(
     record::request(outcome_label, reason, started.map(|at| at.elapsed()));
     match outcome {
         Ok(caller) => {
-            if let Some((principal, method)) = caller {
+            if let Some(principal) = caller {
                 if shared.config.trace_principal {
                     span.record("principal", principal.arn());
                 }
                 // One extension: the method travels in the principal.
-                request
-                    .extensions_mut()
-                    .insert(principal.with_method(method));
+                request.extensions_mut().insert(principal);
             }
             // Verified or not, the credential is not for the logs of the layers inside
             // (tower-http's TraceLayer, axum's debug output...), nor, if asked, for the inner
@@ -158,7 +156,7 @@ fn authenticate_now(
     shared: &Shared,
     headers: &http::HeaderMap,
     span: &tracing::Span,
-) -> Option<Result<Option<(IamPrincipal, AuthMethod)>, AuthError>> {
+) -> Option<Result<Option<IamPrincipal>, AuthError>> {
     let header = match token_header(shared, headers) {
         Ok(Some(header)) => header,
         Ok(None) => return Some(Ok(None)),
@@ -182,7 +180,7 @@ async fn authenticate_later(
     shared: &Shared,
     headers: &http::HeaderMap,
     client: Option<IpAddr>,
-) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
+) -> Result<Option<IamPrincipal>, AuthError> {
     let Some(header) = token_header(shared, headers)? else {
         return Ok(None);
     };
@@ -218,15 +216,12 @@ fn token_header<'h>(
 fn enforce<B>(
     shared: &Shared,
     request: &Request<B>,
-    authenticated: Result<Option<(IamPrincipal, AuthMethod)>, AuthError>,
-) -> Result<Option<(IamPrincipal, AuthMethod)>, AuthError> {
+    authenticated: Result<Option<IamPrincipal>, AuthError>,
+) -> Result<Option<IamPrincipal>, AuthError> {
     let caller = authenticated?;
     if let Some(enforcement) = &shared.config.enforcement {
-        let (principal, method) = match &caller {
-            Some((principal, method)) => (Some(principal), Some(*method)),
-            None => (None, None),
-        };
-        enforcement.enforce(request, principal, method)?;
+        let method = caller.as_ref().map(IamPrincipal::auth_method);
+        enforcement.enforce(request, caller.as_ref(), method)?;
     }
     Ok(caller)
 }
@@ -246,7 +241,7 @@ pub(crate) async fn verify_bearer(
     shared: &Shared,
     token: &[u8],
     client: Option<IpAddr>,
-) -> Result<(IamPrincipal, AuthMethod), AuthError> {
+) -> Result<IamPrincipal, AuthError> {
     // The span of `iam_auth.authenticate`, when this runs inside it.
     if let Some(decided) = verify_bearer_now(shared, token, &tracing::Span::current()) {
         return decided;
@@ -260,7 +255,7 @@ async fn verify_bearer_later(
     shared: &Shared,
     token: &[u8],
     client: Option<IpAddr>,
-) -> Result<(IamPrincipal, AuthMethod), AuthError> {
+) -> Result<IamPrincipal, AuthError> {
     let config = &shared.config;
     match (&config.token_verifier, token_format(token)) {
         (Some(verifier), None) => {
@@ -272,7 +267,7 @@ async fn verify_bearer_later(
             // Boxed: the miss path's future (validation, shared store, STS) is kilobytes.
             let principal =
                 Box::pin(verify_miss(shared, &shared.cache, token, client, validate)).await?;
-            Ok((check_kind(config, principal)?, AuthMethod::Proof))
+            check_kind(config, principal)
         }
     }
 }
@@ -292,7 +287,7 @@ fn verify_bearer_now(
     shared: &Shared,
     token: &[u8],
     span: &tracing::Span,
-) -> Option<Result<(IamPrincipal, AuthMethod), AuthError>> {
+) -> Option<Result<IamPrincipal, AuthError>> {
     let config = &shared.config;
     let format = token_format(token);
     span.record("format", format.map_or("jwt", |f| f.as_str()));
@@ -309,7 +304,7 @@ fn verify_bearer_now(
     match shared.cache.lookup(token) {
         Lookup::Verified(principal) => {
             tracing::trace!(principal = %principal, "proof served from cache");
-            Some(check_kind(config, principal).map(|p| (p, AuthMethod::Proof)))
+            Some(check_kind(config, principal))
         }
         Lookup::Rejected(error) => Some(Err(error)),
         Lookup::Miss => None,
@@ -392,12 +387,8 @@ async fn verify_miss(
 
 /// The caller a [`TokenVerifier`](super::TokenVerifier) named: authenticated by JWT, and refused
 /// if its kind is not allowed.
-fn jwt_caller(
-    config: &IamAuthConfig,
-    principal: IamPrincipal,
-) -> Result<(IamPrincipal, AuthMethod), AuthError> {
-    let principal = principal.with_method(AuthMethod::Jwt);
-    Ok((check_kind(config, principal)?, AuthMethod::Jwt))
+fn jwt_caller(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrincipal, AuthError> {
+    check_kind(config, principal.with_method(AuthMethod::Jwt))
 }
 
 /// Refuses root and federated users unless the configuration allows them.
