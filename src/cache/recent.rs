@@ -10,13 +10,18 @@
 //! has since evicted to make room, which is as true as when moka held it (an entry is never
 //! wrong before it expires); the slots count towards the store's size bound.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher as _};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
 
 type Hasher = foldhash::fast::RandomState;
+
+/// The width of each window a long key is placed by.
+const WINDOW: usize = 16;
+/// Keys up to this length are hashed whole.
+const SAMPLED_ABOVE: usize = 8 * WINDOW;
 
 struct Slot<T> {
     hash: u64,
@@ -51,8 +56,24 @@ impl<T: Clone> Recent<T> {
     }
 
     /// The hash that places `key` (seeded per table, so slots cannot be aimed at).
+    ///
+    /// A key longer than [`SAMPLED_ABOVE`] is placed by its length and four windows of it
+    /// rather than all of its bytes: hashing a kilobyte token whole cost more than the rest of
+    /// the lookup. The windows include the key's end, where every format we cache carries its
+    /// signature, so distinct tokens still spread over the slots. Placement is all the hash
+    /// decides: a hit still compares every byte of the key.
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        if key.len() <= SAMPLED_ABOVE {
+            return self.hasher.hash_one(key);
+        }
+        let len = key.len();
+        let mut state = self.hasher.build_hasher();
+        state.write_usize(len);
+        state.write(&key[..WINDOW]);
+        state.write(&key[len / 3..len / 3 + WINDOW]);
+        state.write(&key[2 * len / 3..2 * len / 3 + WINDOW]);
+        state.write(&key[len - 2 * WINDOW..]);
+        state.finish()
     }
 
     fn slot(&self, hash: u64) -> &ArcSwapOption<Slot<T>> {
@@ -143,6 +164,42 @@ mod tests {
         let hash = recent.hash(b"k");
         recent.offer(hash, b"k", &1, at(10), at(10));
         assert_eq!(recent.get(hash, b"k", at(9)), None);
+    }
+
+    #[test]
+    fn a_long_key_is_answered_only_for_all_of_its_bytes() {
+        let recent = Recent::<u32>::new(64);
+        let key = vec![b'a'; 1300];
+        let hash = recent.hash(&key);
+        recent.offer(hash, &key, &1, at(100), at(0));
+        assert_eq!(recent.get(hash, &key, at(1)), Some(1));
+        // Every byte, inside the sampled windows or not, takes part in the comparison.
+        for at_byte in [0, 17, 433, 650, 1000, 1299] {
+            let mut other = key.clone();
+            other[at_byte] = b'b';
+            assert_eq!(recent.get(recent.hash(&other), &other, at(1)), None);
+            // Even when offered the other key's placement.
+            assert_eq!(recent.get(hash, &other, at(1)), None, "byte {at_byte}");
+        }
+        assert_eq!(recent.get(hash, &key[..1299], at(1)), None, "a prefix");
+    }
+
+    #[test]
+    fn long_keys_differing_only_in_their_signature_spread_over_the_slots() {
+        let recent = Recent::<u32>::new(64);
+        let slots: std::collections::HashSet<usize> = (0..256u32)
+            .map(|n| {
+                let mut key = vec![b'x'; 1300];
+                key[1292..].copy_from_slice(format!("{n:08}").as_bytes());
+                // The slot is the low bits of the hash.
+                recent.hash(&key) as usize & (recent.len() - 1)
+            })
+            .collect();
+        assert!(
+            slots.len() > 48,
+            "256 keys fell in {} of 64 slots",
+            slots.len()
+        );
     }
 
     #[test]
