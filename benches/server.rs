@@ -8,6 +8,9 @@
 //! - `server/proof_cache_hit_policy`: `proof_cache_hit` with the 20-statement policy of
 //!   `benches/common/policy20.rs` allowing the request through its last statement.
 //! - `proof/parse_validate`: `ProofRules::validate` alone on a valid token.
+//! - `overhead/NAME`: what `server/NAME` costs per request over `server/bare`, timed in
+//!   alternating blocks against it (see [`overhead`]); the separate medians drift between runs
+//!   on a shared machine by more than the difference.
 //!
 //! `scripts/bench.sh` runs them and prints the README table.
 
@@ -142,6 +145,16 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    let mut group = c.benchmark_group("overhead");
+    for (name, router) in [
+        ("static_bearer", &static_bearer),
+        ("proof_cache_hit", &protected),
+        ("proof_cache_hit_policy", &with_policy),
+    ] {
+        overhead(&mut group, &rt, name, &bare, router, &authorization);
+    }
+    group.finish();
     assert_eq!(
         sts.calls(),
         2,
@@ -157,7 +170,46 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     #[cfg(feature = "jwt")]
-    jwt::benches(c, &rt, &sts, &authorization);
+    jwt::benches(c, &rt, &sts, &authorization, &bare);
+}
+
+/// Requests per block in [`overhead`].
+const BLOCK: u64 = 32;
+
+/// `overhead/NAME`: the time `case` takes per request more than `bare`, measured in alternating
+/// blocks of [`BLOCK`] requests, so that the machine's drift (which moves a separate median by
+/// more than the difference sought) falls on both alike. The same request goes to both.
+fn overhead(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    bare: &Router,
+    case: &Router,
+    authorization: &str,
+) {
+    async fn time(router: &Router, requests: u64, authorization: &str) -> Duration {
+        let started = std::time::Instant::now();
+        for _ in 0..requests {
+            let response = router.clone().oneshot(request(Some(authorization))).await;
+            assert_eq!(response.unwrap().status(), StatusCode::OK);
+        }
+        started.elapsed()
+    }
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter_custom(|iters| async move {
+            let (mut without, mut with) = (Duration::ZERO, Duration::ZERO);
+            let mut left = iters;
+            while left > 0 {
+                let block = left.min(BLOCK);
+                left -= block;
+                without += time(bare, block, authorization).await;
+                with += time(case, block, authorization).await;
+            }
+            // Criterion wants a duration; a sample in which the case came out faster counts
+            // as no overhead, which can only raise the median.
+            with.saturating_sub(without)
+        })
+    });
 }
 
 /// JWT mode: `jwt/verify_*` (the verify path `IamAuthLayer` runs for a JWT, static keys),
@@ -241,6 +293,7 @@ mod jwt {
         rt: &tokio::runtime::Runtime,
         sts: &LocalSts,
         authorization: &str,
+        bare: &Router,
     ) {
         // The bare `jsonwebtoken::decode` floor uses jsonwebtoken's process-default backend,
         // which an application with both backends enabled (as this build is) must choose.
@@ -295,6 +348,7 @@ mod jwt {
             .unwrap();
         let jwt_authorization = format!("Bearer {rs256}");
         let mut group = c.benchmark_group("server");
+        let mut overheads = Vec::new();
         for (name, verifier) in [("jwt_cached_hit", &verifier), ("jwt_uncached", &uncached)] {
             let config = IamAuthConfig::builder()
                 .audience(AUDIENCE)
@@ -316,6 +370,9 @@ mod jwt {
                     .status()
             });
             assert_eq!(status, StatusCode::OK);
+            if name == "jwt_cached_hit" {
+                overheads.push(jwt_protected.clone());
+            }
             group.bench_function(name, |b| {
                 b.to_async(rt).iter(|| async {
                     jwt_protected
@@ -325,6 +382,18 @@ mod jwt {
                         .unwrap()
                 })
             });
+        }
+        group.finish();
+        let mut group = c.benchmark_group("overhead");
+        for jwt_protected in &overheads {
+            overhead(
+                &mut group,
+                rt,
+                "jwt_cached_hit",
+                bare,
+                jwt_protected,
+                &jwt_authorization,
+            );
         }
         group.finish();
     }

@@ -17,7 +17,8 @@ def median(name, baseline="new"):
     group, function = name.rsplit("/", 1)
     est = root / group.replace("/", "_") / function / baseline / "estimates.json"
     return json.loads(est.read_text())["median"]["point_estimate"] if est.exists() else None
-rows = [("server/bare", "server/bare"), ("server/proof_cache_hit", "server/bare"),
+rows = [("server/bare", "server/bare"), ("server/static_bearer", "server/bare"),
+        ("server/proof_cache_hit", "server/bare"),
         ("server/proof_cache_hit_policy", "server/proof_cache_hit"),
         ("policy/evaluate/20_statements/allow_last", None),
         ("policy/evaluate/20_statements/deny_first", None),
@@ -38,6 +39,15 @@ for name, base in rows:
     elif base == name:
         diff = "baseline"
     print(f"| `{name}` | {m / 1000:.2f} µs | {diff} |")
+print()
+# The overhead benches time each case against server/bare in alternating blocks: their median is
+# the difference itself, which the two separate medians above only approximate.
+print("| over `server/bare`, paired | median |")
+print("|---|---|")
+for name in ("static_bearer", "proof_cache_hit", "proof_cache_hit_policy", "jwt_cached_hit"):
+    m = median(f"overhead/{name}")
+    if m is not None:
+        print(f"| `{name}` | {m / 1000:.2f} µs |")
 print()
 print("| bench | without `metrics` | with `metrics` | difference |")
 print("|---|---|---|---|")
