@@ -244,3 +244,33 @@ fn an_absurd_sts_concurrency_is_a_build_error_and_the_limit_builds() {
     // Building the layer (and its semaphore) does not panic at the limit.
     let _ = IamAuthLayer::new(built(65_536).unwrap());
 }
+
+/// Two token headers in one request: the inner service might read the other one. Refused
+/// whether the first is a token verified before (decided without waiting) or a new one (which
+/// never reaches STS).
+#[tokio::test]
+async fn a_second_token_header_is_refused_even_beside_a_verified_token() {
+    let h = harness().await;
+    let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
+    let fresh = token_for(h.sts.create_user(ACCOUNT, "bob")).await;
+    let twice = |first: &str, second: &str| {
+        http::Request::get("/whoami")
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let answer = call_request(&h.app, twice(&fresh, "x")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.json);
+    assert_eq!(answer.reason(), "token.malformed");
+    assert_eq!(h.sts.calls(), 0, "a refused request reached STS");
+
+    assert_eq!(call(&h.app, Some(&token)).await.status, StatusCode::OK);
+    assert_eq!(h.sts.calls(), 1);
+    for (first, second) in [(&token, &fresh), (&token, &token), (&fresh, &token)] {
+        let answer = call_request(&h.app, twice(first, second)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.json);
+        assert_eq!(answer.reason(), "token.malformed");
+    }
+    assert_eq!(h.sts.calls(), 1, "a refused request reached STS");
+}

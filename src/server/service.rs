@@ -69,7 +69,7 @@ where
         );
         // A token verified before (or remembered as rejected by STS), and a header refused as it
         // stands, are decided here, and the request goes on with the inner service's own future.
-        let now = span.in_scope(|| authenticate_now(&self.shared, request.headers(), &span));
+        let now = span.in_scope(|| authenticate_now(&self.shared, request.headers_mut(), &span));
         if let Some(authenticated) = now {
             return match decide(&self.shared, &mut request, authenticated, &span, started) {
                 // The service polled ready is the one called: no clone.
@@ -85,7 +85,7 @@ where
             // The client address only sets its STS budget; a forwarding header that a trusted
             // proxy got wrong leaves it unknown (key and overall budgets still apply).
             let client = shared.config.client_ip.read(&request).ok().flatten();
-            let authenticated = authenticate_later(&shared, request.headers(), client)
+            let authenticated = authenticate_later(&shared, request.headers_mut(), client)
                 .instrument(span.clone())
                 .await;
             if let Err(refusal) = decide(&shared, &mut request, authenticated, &span, started) {
@@ -126,14 +126,10 @@ fn decide<B, ResBody>(
                 // One extension: the method travels in the principal.
                 request.extensions_mut().insert(principal);
             }
-            // Verified or not, the credential is not for the logs of the layers inside
-            // (tower-http's TraceLayer, axum's debug output...), nor, if asked, for the inner
-            // service at all.
-            let token_header = &shared.config.token_header;
+            // The credential is not for the inner service at all, if asked (it was marked
+            // sensitive when it was read: see `marked_token_header`).
             if shared.config.strip_authorization {
-                request.headers_mut().remove(token_header);
-            } else if let Some(value) = request.headers_mut().get_mut(token_header) {
-                value.set_sensitive(true);
+                request.headers_mut().remove(&shared.config.token_header);
             }
             Ok(())
         }
@@ -154,10 +150,10 @@ fn decide<B, ResBody>(
 /// `None`: the token must be verified (cache miss, or a JWT its verifier has not seen).
 fn authenticate_now(
     shared: &Shared,
-    headers: &http::HeaderMap,
+    headers: &mut http::HeaderMap,
     span: &tracing::Span,
 ) -> Option<Result<Option<IamPrincipal>, AuthError>> {
-    let header = match token_header(shared, headers) {
+    let header = match marked_token_header(shared, headers) {
         Ok(Some(header)) => header,
         Ok(None) => return Some(Ok(None)),
         Err(error) => return Some(Err(error)),
@@ -178,10 +174,10 @@ fn authenticate_now(
 /// proof missing from the cache, through validation and STS.
 async fn authenticate_later(
     shared: &Shared,
-    headers: &http::HeaderMap,
+    headers: &mut http::HeaderMap,
     client: Option<IpAddr>,
 ) -> Result<Option<IamPrincipal>, AuthError> {
-    let Some(header) = token_header(shared, headers)? else {
+    let Some(header) = marked_token_header(shared, headers)? else {
         return Ok(None);
     };
     let config = &shared.config;
@@ -194,21 +190,28 @@ async fn authenticate_later(
 }
 
 /// The token header: `None` for an anonymous caller (when allowed), a refusal when it is missing
-/// (when not) or repeated.
-fn token_header<'h>(
+/// (when not) or repeated. One lookup finds it and marks it sensitive: verified or not, the
+/// credential is not for the logs of the layers inside (tower-http's `TraceLayer`, axum's debug
+/// output...).
+fn marked_token_header<'h>(
     shared: &Shared,
-    headers: &'h http::HeaderMap,
+    headers: &'h mut http::HeaderMap,
 ) -> Result<Option<&'h HeaderValue>, AuthError> {
-    let mut values = headers.get_all(&shared.config.token_header).iter();
-    match (values.next(), values.next()) {
-        // Two credentials: the inner service might read the other one.
-        (Some(_), Some(_)) => {
-            Err(AuthError::new(ReasonCode::TokenMalformed)
-                .with_detail("more than one token header"))
+    // `try_entry` refuses (where `entry` would panic) a map at its size limit.
+    match headers.try_entry(&shared.config.token_header) {
+        Ok(http::header::Entry::Occupied(entry)) => {
+            // Two credentials: the inner service might read the other one.
+            if entry.iter().nth(1).is_some() {
+                return Err(AuthError::new(ReasonCode::TokenMalformed)
+                    .with_detail("more than one token header"));
+            }
+            let value = entry.into_mut();
+            value.set_sensitive(true);
+            Ok(Some(value))
         }
-        (None, _) if shared.config.allow_anonymous => Ok(None),
-        (None, _) => Err(ReasonCode::TokenMissing.into()),
-        (Some(header), None) => Ok(Some(header)),
+        Ok(http::header::Entry::Vacant(_)) if shared.config.allow_anonymous => Ok(None),
+        Ok(http::header::Entry::Vacant(_)) => Err(ReasonCode::TokenMissing.into()),
+        Err(_) => Err(AuthError::new(ReasonCode::TokenMalformed).with_detail("too many headers")),
     }
 }
 
@@ -411,7 +414,12 @@ fn bearer_token(
             .with_detail(format!("header of {} bytes", bytes.len())));
     }
     match bytes.split_at_checked(7) {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case(b"bearer ") => Ok(token),
+        // The usual spelling first: one comparison instead of a case fold per byte.
+        Some((scheme, token))
+            if scheme == b"Bearer " || scheme.eq_ignore_ascii_case(b"bearer ") =>
+        {
+            Ok(token)
+        }
         // A raw token has no space; anything with one names another scheme.
         _ if !require_bearer && !bytes.contains(&b' ') => {
             if bytes.len() > max_token_bytes {
