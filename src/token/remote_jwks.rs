@@ -3,8 +3,10 @@
 //! by requests without waiting on each other.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
 
 use http::header;
 
@@ -18,7 +20,8 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// verifier's `jwks_max_cache_ttl`).
 const MIN_TTL: Duration = Duration::from_secs(30);
 
-pub(crate) type KeyMap = HashMap<String, Arc<VerifyingKey>>;
+/// Keys by `kid`. Looked up on every remembered token's request: a fast hasher, seeded per map.
+pub(crate) type KeyMap = HashMap<String, Arc<VerifyingKey>, foldhash::fast::RandomState>;
 
 struct Snapshot {
     keys: KeyMap,
@@ -64,7 +67,9 @@ pub(crate) struct RemoteJwks {
     /// `url` without userinfo or query, for logs and error details.
     shown: String,
     http: reqwest::Client,
-    snapshot: RwLock<Arc<Snapshot>>,
+    /// Read without a lock or a reference count on every request; replaced whole by the one
+    /// fetch that holds `refresh`.
+    snapshot: ArcSwap<Snapshot>,
     /// Held only while fetching: single flight. Requests for known keys never wait on it.
     refresh: tokio::sync::Mutex<Gate>,
     cooldown: Duration,
@@ -110,13 +115,13 @@ impl RemoteJwks {
             shown: redacted(&url),
             url,
             http,
-            snapshot: RwLock::new(Arc::new(Snapshot {
-                keys: KeyMap::new(),
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                keys: KeyMap::default(),
                 pinned: HashMap::new(),
                 fetched_at: None,
                 ttl: default_ttl,
                 generation: 0,
-            })),
+            }),
             refresh: tokio::sync::Mutex::new(Gate::default()),
             cooldown,
             default_ttl: default_ttl.min(max_ttl),
@@ -126,19 +131,21 @@ impl RemoteJwks {
     }
 
     fn load(&self) -> Arc<Snapshot> {
-        self.snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.snapshot.load_full()
     }
 
-    /// The key for `kid` if the set holds it and is within its cache lifetime (no fetch needed).
-    pub(crate) fn fresh_key(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
-        snapshot
-            .is_fresh()
-            .then(|| snapshot.keys.get(kid).cloned())
-            .flatten()
+    /// `check` of the key for `kid`, if the set holds it and is within its cache lifetime (no
+    /// fetch needed); `None` otherwise.
+    pub(crate) fn with_fresh_key<R>(
+        &self,
+        kid: &str,
+        check: impl FnOnce(&Arc<VerifyingKey>) -> R,
+    ) -> Option<R> {
+        let snapshot = self.snapshot.load();
+        if !snapshot.is_fresh() {
+            return None;
+        }
+        snapshot.keys.get(kid).map(check)
     }
 
     /// The key for `kid`.
@@ -210,8 +217,9 @@ impl RemoteJwks {
         match self.fetch().await {
             Ok((mut keys, ttl)) => {
                 gate.last_failure = None;
-                let mut slot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
-                let mut pinned = slot.pinned.clone();
+                // The caller holds the gate: no other fetch replaces the set meanwhile.
+                let current = self.snapshot.load_full();
+                let mut pinned = current.pinned.clone();
                 keys.retain(|kid, key| match pinned.get(kid) {
                     Some(material) if *material != key.material => {
                         // A kid names one key forever: new material under it is either a
@@ -230,9 +238,9 @@ impl RemoteJwks {
                     pinned,
                     fetched_at: Some(Instant::now()),
                     ttl,
-                    generation: slot.generation + 1,
+                    generation: current.generation + 1,
                 });
-                *slot = next.clone();
+                self.snapshot.store(next.clone());
                 crate::metrics::record::jwks_refresh("ok");
                 tracing::debug!(url = %self.shown, keys = next.keys.len(), ttl_secs = ttl.as_secs(), "JWKS fetched");
                 Ok(next)
@@ -303,7 +311,7 @@ fn max_age(cache_control: &str, max: Duration) -> Duration {
 /// error (a configured set); otherwise such keys are skipped (a fetched set may hold keys for
 /// other uses). Two keys with one `kid` are both dropped: a token naming it is ambiguous.
 pub(crate) fn key_map(set: &JwkSet, strict: bool) -> Result<KeyMap, String> {
-    let mut keys = KeyMap::new();
+    let mut keys = KeyMap::default();
     let mut ambiguous = Vec::new();
     for jwk in set.keys() {
         let Some(kid) = jwk.kid() else {

@@ -597,7 +597,9 @@ impl JwtVerifier {
         let current = match &inner.issuers[hit.issuer].keys {
             // A static key set never changes: the key that verified the token is still its key.
             Keys::Static(_) => true,
-            Keys::Remote(remote) => hit.verified_with(&remote.fresh_key(&hit.kid)?),
+            Keys::Remote(remote) => {
+                remote.with_fresh_key(&hit.kid, |key| hit.verified_with(key))?
+            }
         };
         (now_secs >= hit.valid_from && current).then_some(hit.principal)
     }
