@@ -3,7 +3,8 @@
 #   no layer (/healthz), /ping with a cached proof, with a cached JWT, a cached proof with the
 #   20-statement policy of benches/common/policy20.rs, and the fresh-proof path (every request a
 #   distinct proof verified by LocalSts).
-# Not run in CI: a full run takes about a minute on top of the release build.
+# Then the same comparisons in instructions per request, under callgrind (see the end).
+# Not run in CI: a full run takes about seven minutes on top of the release build.
 # Usage: scripts/load.sh [seconds per run, default 5] [connections, default 32] [rounds, default 9]
 # Each cached case is measured in rounds that alternate with its baseline (/healthz, no layer,
 # with the same Authorization header), so that drift of the machine hits both alike; the table
@@ -13,7 +14,8 @@ cd "$(dirname "$0")/.."
 duration="${1:-5}"
 connections="${2:-32}"
 rounds="${3:-9}"
-command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y --no-install-recommends wrk >/dev/null; }
+command -v wrk >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y --no-install-recommends wrk valgrind >/dev/null; }
 
 cargo build --quiet --release --features testing,jwt --example load_fixture --example whoami_server
 work="$(mktemp -d)"
@@ -30,13 +32,15 @@ pids+=($!)
 for _ in $(seq 600); do [ -s "$work/sts" ] && break; sleep 0.2; done
 [ -s "$work/sts" ] || { cat "$work/fixture.log" >&2; exit 1; }
 
+# Starts whoami_server (with $under before it, if set: a profiler); sets $server to its pid.
 start_server() { # name port extra-env...
     local name="$1" port="$2"; shift 2
     env IAM_AUTH_LISTEN="127.0.0.1:$port" IAM_AUTH_AUDIENCE=load IAM_AUTH_LOG=warn \
         IAM_AUTH_STS_CONNECT_TO="$(cat "$work/sts")" IAM_AUTH_TRUSTED_ISSUER="$(cat "$work/issuer")" \
-        "$@" target/release/examples/whoami_server 2>"$work/$name.log" &
-    pids+=($!)
-    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
+        "$@" ${under:-} target/release/examples/whoami_server 2>"$work/$name.log" &
+    server=$!
+    pids+=("$server")
+    for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
     cat "$work/$name.log" >&2; exit 1
 }
 
@@ -111,3 +115,51 @@ fi
 # The fresh-proof case runs once: each round would need its own unused proofs.
 LOAD_TOKENS="$work/fresh.txt" measure "fresh proofs" http://127.0.0.1:18181/ping -s scripts/load.lua
 printf '| `/ping`, fresh proof each request (LocalSts) | %.0f | %.0f µs | |\n' "$rps" "$(micros <<<"$p99")"
+
+# The same comparisons counted in instructions: each server under callgrind with one worker
+# thread, the user-space instructions it runs per request (hyper, axum, the layer...) while wrk
+# sends one path for $duration seconds, counted from zero after a warm-up. Unlike requests per
+# second on a shared machine, these counts repeat from run to run; they leave out the kernel's
+# share of each request (most of it here: sockets), which the layer does not change.
+instructions() { # name port path header -> prints instructions per request
+    local name="$1" port="$2" path="$3" header="$4" out requests total dump
+    wrk -t1 -c8 -d2s -H "$header" "http://127.0.0.1:$port$path" >/dev/null
+    callgrind_control -z "$server" >/dev/null 2>&1
+    out="$(wrk -t1 -c8 -d"${duration}s" -H "$header" "http://127.0.0.1:$port$path")"
+    callgrind_control -d "$server" >/dev/null 2>&1
+    if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $name had refusals" >&2; exit 1; fi
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    # The newest dump of the server's (callgrind.NAME.1, .2...).
+    dump="$(ls -t "$work/callgrind.$name".* | head -1)"
+    total="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")"
+    awk -v t="$total" -v n="$requests" 'BEGIN {printf "%.0f", t / n}'
+}
+compare_instructions() { # label name port header
+    local label="$1" name="$2" port="$3" header="$4" base layered
+    base="$(instructions "$name" "$port" /healthz "$header")"
+    layered="$(instructions "$name" "$port" /ping "$header")"
+    printf '| no layer (`/healthz`), same header | %s | baseline |\n' "$base"
+    printf '| %s | %s | %+d (%+.1f%%) |\n' "$label" "$layered" "$((layered - base))" \
+        "$(awk -v a="$layered" -v b="$base" 'BEGIN {print 100 * (a - b) / b}')"
+}
+for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
+echo
+echo "Instructions per request, user space (callgrind, one worker thread, wrk -t1 -c8 -d${duration}s):"
+echo
+echo "| path | instructions per request | over no layer, same header |"
+echo "|---|---|---|"
+for name in proof jwt policy; do
+    under="valgrind --tool=callgrind --callgrind-out-file=$work/callgrind.$name"
+    case "$name" in
+        policy) [ -s "$work/policy20.json" ] || continue
+                start_server "cg.$name" 18183 TOKIO_WORKER_THREADS=1 IAM_AUTH_POLICY_FILE="$work/policy20.json"
+                header="Authorization: $proof"; label="\`/ping\`, cached proof, 20-statement policy" ;;
+        proof)  start_server "cg.$name" 18183 TOKIO_WORKER_THREADS=1 IAM_AUTH_ALLOW_ANY_ACCOUNT=1
+                header="Authorization: $proof"; label="\`/ping\`, cached proof" ;;
+        jwt)    start_server "cg.$name" 18183 TOKIO_WORKER_THREADS=1 IAM_AUTH_ALLOW_ANY_ACCOUNT=1
+                header="Authorization: $jwt"; label="\`/ping\`, cached JWT" ;;
+    esac
+    curl -fs -H "$header" http://127.0.0.1:18183/ping >/dev/null
+    compare_instructions "$label" "$name" 18183 "$header"
+    kill "$server"; wait "$server" 2>/dev/null || true
+done
