@@ -212,7 +212,8 @@ fn overhead(
     });
 }
 
-/// JWT mode: `jwt/verify_*` (the full verify path `IamAuthLayer` runs for a JWT it has not seen, static keys),
+/// JWT mode: `jwt/verify_*` (the full verify path `IamAuthLayer` runs for a JWT it has not
+/// seen, static keys),
 /// `jwt/decode_raw_rs256` (a bare `jsonwebtoken::decode` with a prepared key: the floor),
 /// `server/jwt_cached_hit` (the router of `protected`, with a JWT its verifier has seen before
 /// instead of a cached proof) and `server/jwt_uncached` (the same, its verifier's cache off: a
