@@ -10,6 +10,8 @@
 # with the same Authorization header), so that drift of the machine hits both alike; the table
 # gives the medians of the rounds, and the median of each round's ratio to its baseline.
 set -euo pipefail
+# Failures inside $(...) stop the script too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 duration="${1:-5}"
 connections="${2:-32}"
@@ -21,7 +23,8 @@ cargo build --quiet --release --features testing,jwt --example load_fixture --ex
 work="$(mktemp -d)"
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Only the background jobs still running: a pid already reaped may belong to another process.
+    for pid in $(jobs -pr); do kill "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,12 +35,14 @@ pids+=($!)
 for _ in $(seq 600); do [ -s "$work/sts" ] && break; sleep 0.2; done
 [ -s "$work/sts" ] || { cat "$work/fixture.log" >&2; exit 1; }
 
-# Starts whoami_server (with $under before it, if set: a profiler); sets $server to its pid.
+# Starts whoami_server (with the command in the array `under` before it, if any: a profiler);
+# sets $server to its pid.
+under=()
 start_server() { # name port extra-env...
     local name="$1" port="$2"; shift 2
     env IAM_AUTH_LISTEN="127.0.0.1:$port" IAM_AUTH_AUDIENCE=load IAM_AUTH_LOG=warn \
         IAM_AUTH_STS_CONNECT_TO="$(cat "$work/sts")" IAM_AUTH_TRUSTED_ISSUER="$(cat "$work/issuer")" \
-        "$@" ${under:-} target/release/examples/whoami_server 2>"$work/$name.log" &
+        "$@" "${under[@]}" target/release/examples/whoami_server 2>"$work/$name.log" &
     server=$!
     pids+=("$server")
     for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
@@ -60,7 +65,7 @@ micros() { awk '{v = $1 + 0; if ($1 ~ /ms$/) v *= 1000; else if ($1 ~ /[0-9]s$/)
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # Alternates a baseline and a layered case for $rounds rounds; prints the baseline's row and the
-# case's row (medians), with the case's median as a percentage of the baseline's.
+# case's row (medians), with the median of the rounds' ratios of the case to the baseline.
 compare() { # label baseline_url url header
     local label="$1" baseline_url="$2" url="$3" header="$4"
     local base_rps=() base_p99=() case_rps=() case_p99=()
@@ -121,35 +126,38 @@ printf '| `/ping`, fresh proof each request (LocalSts) | %.0f | %.0f µs | |\n' 
 # sends one path for $duration seconds, counted from zero after a warm-up. Unlike requests per
 # second on a shared machine, these counts repeat from run to run; they leave out the kernel's
 # share of each request (most of it here: sockets), which the layer does not change.
-instructions() { # name port path header -> prints instructions per request
-    local name="$1" port="$2" path="$3" header="$4" out requests total dump
+# Its dump number N is $work/callgrind.NAME.N (callgrind numbers a process's dumps from 1).
+instructions() { # name dump-number port path header -> prints instructions per request
+    local name="$1" number="$2" port="$3" path="$4" header="$5" out requests total
+    local dump="$work/callgrind.$name.$number"
     wrk -t1 -c8 -d2s -H "$header" "http://127.0.0.1:$port$path" >/dev/null
-    callgrind_control -z "$server" >/dev/null 2>&1
+    timeout 60 callgrind_control -z "$server" >/dev/null
     out="$(wrk -t1 -c8 -d"${duration}s" -H "$header" "http://127.0.0.1:$port$path")"
-    callgrind_control -d "$server" >/dev/null 2>&1
+    timeout 60 callgrind_control -d "$server" >/dev/null
     if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $name had refusals" >&2; exit 1; fi
     requests="$(awk '/requests in/ {print $1}' <<<"$out")"
-    # The newest dump of the server's (callgrind.NAME.1, .2...).
-    dump="$(ls -t "$work/callgrind.$name".* | head -1)"
+    for _ in $(seq 100); do [ -s "$dump" ] && break; sleep 0.1; done
     total="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")"
+    [ -n "$total" ] && [ "$requests" -gt 0 ] || { echo "error: no count in $dump" >&2; exit 1; }
     awk -v t="$total" -v n="$requests" 'BEGIN {printf "%.0f", t / n}'
 }
 compare_instructions() { # label name port header
     local label="$1" name="$2" port="$3" header="$4" base layered
-    base="$(instructions "$name" "$port" /healthz "$header")"
-    layered="$(instructions "$name" "$port" /ping "$header")"
+    base="$(instructions "$name" 1 "$port" /healthz "$header")"
+    layered="$(instructions "$name" 2 "$port" /ping "$header")"
     printf '| no layer (`/healthz`), same header | %s | baseline |\n' "$base"
     printf '| %s | %s | %+d (%+.1f%%) |\n' "$label" "$layered" "$((layered - base))" \
         "$(awk -v a="$layered" -v b="$base" 'BEGIN {print 100 * (a - b) / b}')"
 }
-for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
+# The wrk servers are done: only the fixture stays.
+for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
 echo
 echo "Instructions per request, user space (callgrind, one worker thread, wrk -t1 -c8 -d${duration}s):"
 echo
 echo "| path | instructions per request | over no layer, same header |"
 echo "|---|---|---|"
 for name in proof jwt policy; do
-    under="valgrind --tool=callgrind --callgrind-out-file=$work/callgrind.$name"
+    under=(valgrind --tool=callgrind "--callgrind-out-file=$work/callgrind.$name")
     case "$name" in
         policy) [ -s "$work/policy20.json" ] || continue
                 start_server "cg.$name" 18183 TOKIO_WORKER_THREADS=1 IAM_AUTH_POLICY_FILE="$work/policy20.json"

@@ -274,3 +274,84 @@ async fn a_second_token_header_is_refused_even_beside_a_verified_token() {
     }
     assert_eq!(h.sts.calls(), 1, "a refused request reached STS");
 }
+
+/// A router whose handler reports whether the token header `name` it received is marked
+/// sensitive (so that the layers inside `IamAuthLayer` never log it).
+fn seen_sensitive(name: &'static str) -> axum::Router {
+    axum::Router::new().route(
+        "/whoami",
+        get(move |headers: HeaderMap| async move {
+            axum::Json(serde_json::json!({
+                "sensitive": headers.get(name).map(http::HeaderValue::is_sensitive),
+            }))
+        }),
+    )
+}
+
+/// The header reaches the inner service marked sensitive whether the token was verified on this
+/// request or served from the cache (two paths through the layer), also under another name.
+#[tokio::test]
+async fn the_token_header_is_marked_sensitive_on_a_miss_and_on_a_hit() {
+    for name in ["authorization", "x-iam-token"] {
+        let h = harness_with(|b| b.token_header(name).require_bearer_scheme(false)).await;
+        let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
+        let app = seen_sensitive(name).layer(h.layer.clone());
+        for attempt in ["miss", "hit"] {
+            let request = http::Request::get("/whoami")
+                .header(name, token.as_str())
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let answer = call_request(&app, request).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::OK,
+                "{name} {attempt}: {}",
+                answer.json
+            );
+            assert_eq!(answer.json["sensitive"], true, "{name} {attempt}");
+        }
+        assert_eq!(
+            h.sts.calls(),
+            1,
+            "{name}: the second request was a cache hit"
+        );
+    }
+}
+
+/// Where requests without a token are let in, two token headers are still refused.
+#[tokio::test]
+async fn two_token_headers_are_refused_where_anonymous_callers_are_allowed() {
+    for name in ["authorization", "x-iam-token"] {
+        // Anonymous callers need a policy that says what they may do: here, everything.
+        let options = tower_iam_auth::policy::PolicyOptions::default().public_sid("Everyone");
+        let everyone = tower_iam_auth::policy::Policy::from_json_with(
+            r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Everyone", "Effect": "Allow",
+                "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]}"#,
+            &options,
+        )
+        .unwrap();
+        let h = harness_with(|b| b.token_header(name).policy(everyone).allow_anonymous(true)).await;
+        let app = seen_authorization().layer(h.layer.clone());
+        // Without a token, the request is let in: the refusal below is the two headers'.
+        let anonymous = http::Request::get("/whoami").body(axum::body::Body::empty());
+        assert_eq!(
+            call_request(&app, anonymous.unwrap()).await.status,
+            StatusCode::OK
+        );
+        let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
+        let request = http::Request::get("/whoami")
+            .header(name, format!("Bearer {token}"))
+            .header(name, "Bearer x")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = call_request(&h.app, request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            answer.json
+        );
+        assert_eq!(answer.reason(), "token.malformed");
+        assert_eq!(h.sts.calls(), 0);
+    }
+}

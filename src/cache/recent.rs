@@ -18,10 +18,10 @@ use arc_swap::ArcSwapOption;
 
 type Hasher = foldhash::fast::RandomState;
 
-/// The width of each window a long key is placed by.
-const WINDOW: usize = 16;
+/// A long key is placed by one 8-byte sample every `STRIDE` bytes (and its last 8 bytes).
+const STRIDE: usize = 64;
 /// Keys up to this length are hashed whole.
-const SAMPLED_ABOVE: usize = 8 * WINDOW;
+const SAMPLED_ABOVE: usize = 2 * STRIDE;
 
 struct Slot<T> {
     hash: u64,
@@ -57,22 +57,27 @@ impl<T: Clone> Recent<T> {
 
     /// The hash that places `key` (seeded per table, so slots cannot be aimed at).
     ///
-    /// A key longer than [`SAMPLED_ABOVE`] is placed by its length and four windows of it
-    /// rather than all of its bytes: hashing a kilobyte token whole cost more than the rest of
-    /// the lookup. The windows include the key's end, where every format we cache carries its
-    /// signature, so distinct tokens still spread over the slots. Placement is all the hash
-    /// decides: a hit still compares every byte of the key.
+    /// A key longer than [`SAMPLED_ABOVE`] is placed by its length and 8 bytes of every
+    /// [`STRIDE`] rather than all of its bytes: hashing a kilobyte token whole cost more than the
+    /// rest of the lookup. Every format cached here carries a signature of at least 86 random
+    /// characters (a SigV4 or ES256/EdDSA signature, base64 or hex, and more for RS256), which
+    /// holds a whole sample wherever it sits in the key: in a proof or a JWT it ends the token, in
+    /// a Vault login body it lies in the middle. So distinct tokens still spread over the slots.
+    /// Placement is all the hash decides: a hit still compares every byte of the key.
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        if key.len() <= SAMPLED_ABOVE {
+        let len = key.len();
+        if len <= SAMPLED_ABOVE {
             return self.hasher.hash_one(key);
         }
-        let len = key.len();
         let mut state = self.hasher.build_hasher();
         state.write_usize(len);
-        state.write(&key[..WINDOW]);
-        state.write(&key[len / 3..len / 3 + WINDOW]);
-        state.write(&key[2 * len / 3..2 * len / 3 + WINDOW]);
-        state.write(&key[len - 2 * WINDOW..]);
+        // Every 8 bytes that start at a multiple of STRIDE, the last of them included however
+        // close to the end, so that no run of STRIDE + 7 bytes escapes the samples.
+        for at in (0..=len - 8).step_by(STRIDE) {
+            let sample: [u8; 8] = key[at..at + 8].try_into().unwrap_or_default();
+            state.write_u64(u64::from_le_bytes(sample));
+        }
+        state.write(&key[len - 8..]);
         state.finish()
     }
 
@@ -184,22 +189,54 @@ mod tests {
         assert_eq!(recent.get(hash, &key[..1299], at(1)), None, "a prefix");
     }
 
-    #[test]
-    fn long_keys_differing_only_in_their_signature_spread_over_the_slots() {
+    /// How many of 64 slots 256 keys take, each `len` bytes of one constant with 86 random
+    /// characters (a signature) at `at`.
+    fn slots_taken(len: usize, at: usize) -> usize {
         let recent = Recent::<u32>::new(64);
-        let slots: std::collections::HashSet<usize> = (0..256u32)
-            .map(|n| {
-                let mut key = vec![b'x'; 1300];
-                key[1292..].copy_from_slice(format!("{n:08}").as_bytes());
+        let slots: std::collections::HashSet<usize> = (0..256)
+            .map(|_| {
+                let mut key = vec![b'x'; len];
+                for byte in &mut key[at..at + 86] {
+                    *byte = fastrand::u8(b'A'..=b'Z');
+                }
                 // The slot is the low bits of the hash.
-                recent.hash(&key) as usize & (recent.len() - 1)
+                usize::try_from(recent.hash(&key)).unwrap_or_default() & (recent.len() - 1)
             })
             .collect();
-        assert!(
-            slots.len() > 48,
-            "256 keys fell in {} of 64 slots",
-            slots.len()
-        );
+        slots.len()
+    }
+
+    #[test]
+    fn keys_differing_only_in_a_signature_spread_over_the_slots_wherever_it_sits() {
+        // At the end (proofs, JWTs), and anywhere in the middle (Vault login bodies).
+        for (len, at) in [
+            (1300, 1214),
+            (1300, 0),
+            (1300, 600),
+            (2000, 1500),
+            (200, 57),
+        ] {
+            let taken = slots_taken(len, at);
+            assert!(
+                taken > 48,
+                "{len} bytes, signature at {at}: {taken} of 64 slots"
+            );
+        }
+        for at in 0..(300 - 86) {
+            assert!(slots_taken(300, at) > 48, "signature at {at}");
+        }
+    }
+
+    #[test]
+    fn every_length_around_the_sampling_threshold_places_and_compares() {
+        for len in 0..=300 {
+            // An empty table: an offer into a slot held by a live entry may be passed over.
+            let recent = Recent::<u32>::new(4);
+            let key = vec![b'k'; len];
+            let hash = recent.hash(&key);
+            recent.offer(hash, &key, &1, at(100), at(0));
+            assert_eq!(recent.get(hash, &key, at(1)), Some(1), "{len}");
+        }
     }
 
     #[test]

@@ -190,28 +190,31 @@ async fn authenticate_later(
 }
 
 /// The token header: `None` for an anonymous caller (when allowed), a refusal when it is missing
-/// (when not) or repeated. One lookup finds it and marks it sensitive: verified or not, the
-/// credential is not for the logs of the layers inside (tower-http's `TraceLayer`, axum's debug
-/// output...).
+/// (when not) or repeated. It is marked sensitive as it is read, before any decision: verified or
+/// not, the credential is not for the logs of the layers inside (tower-http's `TraceLayer`,
+/// axum's debug output...).
 fn marked_token_header<'h>(
     shared: &Shared,
     headers: &'h mut http::HeaderMap,
 ) -> Result<Option<&'h HeaderValue>, AuthError> {
-    // `try_entry` refuses (where `entry` would panic) a map at its size limit.
-    match headers.try_entry(&shared.config.token_header) {
-        Ok(http::header::Entry::Occupied(entry)) => {
-            // Two credentials: the inner service might read the other one.
-            if entry.iter().nth(1).is_some() {
-                return Err(AuthError::new(ReasonCode::TokenMalformed)
-                    .with_detail("more than one token header"));
-            }
-            let value = entry.into_mut();
+    let name = &shared.config.token_header;
+    // Counted, then taken with `get_mut`: `entry` would do it in one probe but first makes room
+    // for an insertion, which grows a map that is exactly full (hyper sizes it to the request).
+    let mut values = headers.get_all(name).iter();
+    let (one, two) = (values.next().is_some(), values.next().is_some());
+    match (one, two) {
+        // Two credentials: the inner service might read the other one.
+        (true, true) => {
+            Err(AuthError::new(ReasonCode::TokenMalformed)
+                .with_detail("more than one token header"))
+        }
+        (false, _) if shared.config.allow_anonymous => Ok(None),
+        (false, _) => Err(ReasonCode::TokenMissing.into()),
+        (true, false) => {
+            let value = headers.get_mut(name).ok_or(ReasonCode::TokenMissing)?;
             value.set_sensitive(true);
             Ok(Some(value))
         }
-        Ok(http::header::Entry::Vacant(_)) if shared.config.allow_anonymous => Ok(None),
-        Ok(http::header::Entry::Vacant(_)) => Err(ReasonCode::TokenMissing.into()),
-        Err(_) => Err(AuthError::new(ReasonCode::TokenMalformed).with_detail("too many headers")),
     }
 }
 
