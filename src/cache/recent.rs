@@ -10,7 +10,7 @@
 //! has since evicted to make room, which is as true as when moka held it (an entry is never
 //! wrong before it expires); the slots count towards the store's size bound.
 
-use std::hash::{BuildHasher, Hasher as _};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -22,6 +22,8 @@ type Hasher = foldhash::fast::RandomState;
 const STRIDE: usize = 64;
 /// Keys up to this length are hashed whole.
 const SAMPLED_ABOVE: usize = 2 * STRIDE;
+/// An odd constant with well-mixed bits (the golden ratio's fraction), for folding samples.
+const FOLD: u128 = 0x9e37_79b9_7f4a_7c15;
 
 struct Slot<T> {
     hash: u64,
@@ -69,16 +71,25 @@ impl<T: Clone> Recent<T> {
         if len <= SAMPLED_ABOVE {
             return self.hasher.hash_one(key);
         }
-        let mut state = self.hasher.build_hasher();
-        state.write_usize(len);
-        // Every 8 bytes that start at a multiple of STRIDE, the last of them included however
-        // close to the end, so that no run of STRIDE + 7 bytes escapes the samples.
-        for at in (0..=len - 8).step_by(STRIDE) {
-            let sample: [u8; 8] = key[at..at + 8].try_into().unwrap_or_default();
-            state.write_u64(u64::from_le_bytes(sample));
+        // The samples are folded with a multiply each (a seeded hasher per sample cost more
+        // than hashing the whole key), then the fold goes through the seeded hasher.
+        let fold = |acc: u64, sample: &[u8]| {
+            let sample: [u8; 8] = sample[..8].try_into().unwrap_or_default();
+            let product = u128::from(acc ^ u64::from_le_bytes(sample)) * FOLD;
+            // Both halves of the product, as foldhash folds.
+            #[allow(clippy::cast_possible_truncation)]
+            let folded = (product as u64) ^ ((product >> 64) as u64);
+            folded
+        };
+        let mut samples = key.chunks_exact(STRIDE);
+        let mut acc = samples.by_ref().fold(len as u64, fold);
+        // The samples at the multiples of STRIDE in the last, partial stride, and the last bytes.
+        let rest = samples.remainder();
+        if rest.len() >= 8 {
+            acc = fold(acc, rest);
         }
-        state.write(&key[len - 8..]);
-        state.finish()
+        acc = fold(acc, &key[len - 8..]);
+        self.hasher.hash_one(acc)
     }
 
     fn slot(&self, hash: u64) -> &ArcSwapOption<Slot<T>> {
