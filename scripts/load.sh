@@ -131,9 +131,9 @@ instructions() { # name dump-number port path header -> prints instructions per 
     local name="$1" number="$2" port="$3" path="$4" header="$5" out requests total
     local dump="$work/callgrind.$name.$number"
     wrk -t1 -c8 -d2s -H "$header" "http://127.0.0.1:$port$path" >/dev/null
-    timeout 60 callgrind_control -z "$server" >/dev/null
+    timeout 60 callgrind_control -z "$server" >/dev/null 2>>"$work/callgrind_control.log"
     out="$(wrk -t1 -c8 -d"${duration}s" -H "$header" "http://127.0.0.1:$port$path")"
-    timeout 60 callgrind_control -d "$server" >/dev/null
+    timeout 60 callgrind_control -d "$server" >/dev/null 2>>"$work/callgrind_control.log"
     if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $name had refusals" >&2; exit 1; fi
     requests="$(awk '/requests in/ {print $1}' <<<"$out")"
     for _ in $(seq 100); do [ -s "$dump" ] && break; sleep 0.1; done
