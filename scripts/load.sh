@@ -56,7 +56,12 @@ measure() { # label url [wrk args...]
     out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$@" "$url")"
     rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
-    if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $label had refusals" >&2; exit 1; fi
+    no_refusals "$label" "$out"
+}
+
+# Fails when wrk's output reports any answer other than 2xx.
+no_refusals() { # label wrk-output
+    if grep -q "Non-2xx" <<<"$2"; then echo "$2" >&2; echo "error: $1 had refusals" >&2; exit 1; fi
 }
 
 # wrk's latencies ("812.00us", "1.20ms", "2.01s") in microseconds.
@@ -134,7 +139,7 @@ instructions() { # name dump-number port path header -> prints instructions per 
     timeout 60 callgrind_control -z "$server" >/dev/null 2>>"$work/callgrind_control.log"
     out="$(wrk -t1 -c8 -d"${duration}s" -H "$header" "http://127.0.0.1:$port$path")"
     timeout 60 callgrind_control -d "$server" >/dev/null 2>>"$work/callgrind_control.log"
-    if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; echo "error: $name had refusals" >&2; exit 1; fi
+    no_refusals "$name" "$out"
     requests="$(awk '/requests in/ {print $1}' <<<"$out")"
     for _ in $(seq 100); do [ -s "$dump" ] && break; sleep 0.1; done
     total="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")"

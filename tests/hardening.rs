@@ -200,33 +200,45 @@ async fn an_sts_answer_naming_another_partition_is_not_believed() {
     assert_eq!(h.sts.calls(), 4);
 }
 
-/// A router whose handler reports the `Authorization` header it received.
-fn seen_authorization() -> axum::Router {
+/// A router whose handler reports the header `name` it received: its value, and whether it is
+/// marked sensitive (so that the layers inside `IamAuthLayer` never log it).
+fn seen_header(name: &'static str) -> axum::Router {
     axum::Router::new().route(
         "/whoami",
-        get(|headers: HeaderMap| async move {
+        get(move |headers: HeaderMap| async move {
+            let value = headers.get(name);
             axum::Json(serde_json::json!({
-                "authorization": headers.get("authorization").map(|v| v.to_str().unwrap().to_owned()),
+                "value": value.map(|v| v.to_str().unwrap().to_owned()),
+                "sensitive": value.map(http::HeaderValue::is_sensitive),
             }))
         }),
     )
+}
+
+/// `GET /whoami` with `headers`, in order (a name may repeat).
+fn whoami_with(headers: &[(&str, &str)]) -> http::Request<axum::body::Body> {
+    let mut request = http::Request::get("/whoami");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(axum::body::Body::empty()).unwrap()
 }
 
 #[tokio::test]
 async fn the_inner_service_can_be_kept_from_seeing_the_credential() {
     let h = harness_with(|b| b.strip_authorization(true)).await;
     let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
-    let app = seen_authorization().layer(h.layer.clone());
+    let app = seen_header("authorization").layer(h.layer.clone());
     let answer = call(&app, Some(&token)).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.json["authorization"], serde_json::Value::Null);
+    assert_eq!(answer.json["value"], serde_json::Value::Null);
 
     // By default it is kept (marked sensitive), as before.
     let kept = harness().await;
     let token = token_for(kept.sts.create_user(ACCOUNT, "alice")).await;
-    let app = seen_authorization().layer(kept.layer.clone());
+    let app = seen_header("authorization").layer(kept.layer.clone());
     let answer = call(&app, Some(&token)).await;
-    assert_eq!(answer.json["authorization"], format!("Bearer {token}"));
+    assert_eq!(answer.json["value"], format!("Bearer {token}"));
 }
 
 #[test]
@@ -254,11 +266,8 @@ async fn a_second_token_header_is_refused_even_beside_a_verified_token() {
     let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
     let fresh = token_for(h.sts.create_user(ACCOUNT, "bob")).await;
     let twice = |first: &str, second: &str| {
-        http::Request::get("/whoami")
-            .header("authorization", format!("Bearer {first}"))
-            .header("authorization", format!("Bearer {second}"))
-            .body(axum::body::Body::empty())
-            .unwrap()
+        let (first, second) = (format!("Bearer {first}"), format!("Bearer {second}"));
+        whoami_with(&[("authorization", &first), ("authorization", &second)])
     };
     let answer = call_request(&h.app, twice(&fresh, "x")).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.json);
@@ -275,19 +284,6 @@ async fn a_second_token_header_is_refused_even_beside_a_verified_token() {
     assert_eq!(h.sts.calls(), 1, "a refused request reached STS");
 }
 
-/// A router whose handler reports whether the token header `name` it received is marked
-/// sensitive (so that the layers inside `IamAuthLayer` never log it).
-fn seen_sensitive(name: &'static str) -> axum::Router {
-    axum::Router::new().route(
-        "/whoami",
-        get(move |headers: HeaderMap| async move {
-            axum::Json(serde_json::json!({
-                "sensitive": headers.get(name).map(http::HeaderValue::is_sensitive),
-            }))
-        }),
-    )
-}
-
 /// The header reaches the inner service marked sensitive whether the token was verified on this
 /// request or served from the cache (two paths through the layer), also under another name.
 #[tokio::test]
@@ -295,13 +291,9 @@ async fn the_token_header_is_marked_sensitive_on_a_miss_and_on_a_hit() {
     for name in ["authorization", "x-iam-token"] {
         let h = harness_with(|b| b.token_header(name).require_bearer_scheme(false)).await;
         let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
-        let app = seen_sensitive(name).layer(h.layer.clone());
+        let app = seen_header(name).layer(h.layer.clone());
         for attempt in ["miss", "hit"] {
-            let request = http::Request::get("/whoami")
-                .header(name, token.as_str())
-                .body(axum::body::Body::empty())
-                .unwrap();
-            let answer = call_request(&app, request).await;
+            let answer = call_request(&app, whoami_with(&[(name, &token)])).await;
             assert_eq!(
                 answer.status,
                 StatusCode::OK,
@@ -331,20 +323,18 @@ async fn two_token_headers_are_refused_where_anonymous_callers_are_allowed() {
         )
         .unwrap();
         let h = harness_with(|b| b.token_header(name).policy(everyone).allow_anonymous(true)).await;
-        let app = seen_authorization().layer(h.layer.clone());
+        let app = seen_header(name).layer(h.layer.clone());
         // Without a token, the request is let in: the refusal below is the two headers'.
-        let anonymous = http::Request::get("/whoami").body(axum::body::Body::empty());
         assert_eq!(
-            call_request(&app, anonymous.unwrap()).await.status,
+            call_request(&app, whoami_with(&[])).await.status,
             StatusCode::OK
         );
-        let token = token_for(h.sts.create_user(ACCOUNT, "alice")).await;
-        let request = http::Request::get("/whoami")
-            .header(name, format!("Bearer {token}"))
-            .header(name, "Bearer x")
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let answer = call_request(&h.app, request).await;
+        let token = format!(
+            "Bearer {}",
+            token_for(h.sts.create_user(ACCOUNT, "alice")).await
+        );
+        let request = whoami_with(&[(name, &token), (name, "Bearer x")]);
+        let answer = call_request(&app, request).await;
         assert_eq!(
             answer.status,
             StatusCode::BAD_REQUEST,
