@@ -3,7 +3,10 @@
 //! - `server/bare`: the router without the layer (the baseline).
 //! - `server/static_bearer`: the same router behind tower-http's `ValidateRequestHeaderLayer`
 //!   comparing the same header with a fixed value: what any layer in that place costs at least.
-//! - `server/proof_cache_hit`: the same router behind `IamAuthLayer`, with a token already verified.
+//! - `server/proof_cache_hit`: the same router behind `IamAuthLayer` in inner-body mode
+//!   (`IamAuthLayer::inner_body`, as for axum), with a token already verified.
+//! - `server/proof_cache_hit_wrapped`: the same with the layer's default mode, whose responses
+//!   carry a `ResponseBody` (which axum boxes once more).
 //! - `server/proof_reject_malformed`: a token refused by local validation.
 //! - `server/proof_cache_hit_policy`: `proof_cache_hit` with the 20-statement policy of
 //!   `benches/common/policy20.rs` allowing the request through its last statement.
@@ -83,9 +86,15 @@ fn benches(c: &mut Criterion) {
         .dangerous_sts_connect_to(sts.connect_to())
         .build()
         .unwrap();
+    let layer = IamAuthLayer::new(config);
     let protected: Router = Router::new()
         .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-        .layer(IamAuthLayer::new(config))
+        .layer(layer.clone().inner_body())
+        .with_state(());
+    // The same layer (and cache) in its default mode.
+    let wrapped: Router = Router::new()
+        .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
+        .layer(layer)
         .with_state(());
     // The same, deciding with a 20-statement policy whose last statement allows the request.
     let policy = tower_iam_auth::policy::Policy::from_json(&policy20::policy20_json()).unwrap();
@@ -97,7 +106,7 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     let with_policy: Router = Router::new()
         .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-        .layer(IamAuthLayer::new(config))
+        .layer(IamAuthLayer::new(config).inner_body())
         .with_state(());
 
     // Warm the cache, and check that each path answers what it is meant to measure.
@@ -112,8 +121,10 @@ fn benches(c: &mut Criterion) {
     let malformed = status(&protected, "Bearer iam-v1.bm90LWEtdXJs");
     assert_eq!(malformed, StatusCode::UNAUTHORIZED);
     assert_eq!(status(&static_bearer, &authorization), StatusCode::OK);
+    assert_eq!(status(&wrapped, &authorization), StatusCode::OK);
     assert_eq!(status(&with_policy, &authorization), StatusCode::OK);
-    // One call for `protected`, one for `with_policy` (each layer has its own cache).
+    // One call for `protected` (and `wrapped`, same cache), one for `with_policy` (each layer has
+    // its own cache).
     assert_eq!(sts.calls(), 2);
 
     let mut group = c.benchmark_group("server");
@@ -121,6 +132,7 @@ fn benches(c: &mut Criterion) {
         ("bare", &bare),
         ("static_bearer", &static_bearer),
         ("proof_cache_hit", &protected),
+        ("proof_cache_hit_wrapped", &wrapped),
         ("proof_cache_hit_policy", &with_policy),
     ];
     for (name, router) in routers {
@@ -150,6 +162,7 @@ fn benches(c: &mut Criterion) {
     for (name, router) in [
         ("static_bearer", &static_bearer),
         ("proof_cache_hit", &protected),
+        ("proof_cache_hit_wrapped", &wrapped),
         ("proof_cache_hit_policy", &with_policy),
     ] {
         overhead(&mut group, &rt, name, &bare, router, &authorization);
@@ -372,7 +385,7 @@ mod jwt {
                 .unwrap();
             let jwt_protected: Router = Router::new()
                 .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-                .layer(IamAuthLayer::new(config))
+                .layer(IamAuthLayer::new(config).inner_body())
                 .with_state(());
             let status = rt.block_on(async {
                 jwt_protected

@@ -32,6 +32,7 @@ mod auth_env;
 use std::error::Error;
 
 use axum::extract::OriginalUri;
+use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -54,8 +55,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 get(|principal: IamPrincipal| async move { Json(principal) }),
             )
             .route("/api/{*rest}", any(api))
-            .route("/ping", get(healthz))
-            .route_layer(layer)
+            .route_layer(layer.clone().inner_body())
+            // The layer on the handler itself (axum's `Handler::layer`), so that `/ping` and
+            // `/healthz` differ only by the layer: `route_layer` also clones each layered route
+            // on every request, a cost of axum's whatever the layer.
+            .route("/ping", get(healthz.layer(layer.inner_body())))
             .route(
                 "/login",
                 post(move |request: axum::extract::Request| async move {

@@ -19,6 +19,7 @@ def median(name, baseline="new"):
     return json.loads(est.read_text())["median"]["point_estimate"] if est.exists() else None
 rows = [("server/bare", "server/bare"), ("server/static_bearer", "server/bare"),
         ("server/proof_cache_hit", "server/bare"),
+        ("server/proof_cache_hit_wrapped", "server/proof_cache_hit"),
         ("server/proof_cache_hit_policy", "server/proof_cache_hit"),
         ("policy/evaluate/20_statements/allow_last", None),
         ("policy/evaluate/20_statements/deny_first", None),
@@ -44,7 +45,8 @@ print()
 # the difference itself, which the two separate medians above only approximate.
 print("| over `server/bare`, paired | median |")
 print("|---|---|")
-for name in ("static_bearer", "proof_cache_hit", "proof_cache_hit_policy", "jwt_cached_hit"):
+for name in ("static_bearer", "proof_cache_hit", "proof_cache_hit_wrapped", "proof_cache_hit_policy",
+             "jwt_cached_hit"):
     m = median(f"overhead/{name}")
     if m is not None:
         print(f"| `{name}` | {m / 1000:.2f} µs |")

@@ -282,6 +282,36 @@ async fn a_second_token_header_is_refused_even_beside_a_verified_token() {
         assert_eq!(answer.reason(), "token.malformed");
     }
     assert_eq!(h.sts.calls(), 1, "a refused request reached STS");
+
+    // Another header given twice is not a second token (the layer counts the token header's
+    // values only when some header repeats), before the token header or after it.
+    let bearer = format!("Bearer {token}");
+    for headers in [
+        [
+            ("accept", "text/plain"),
+            ("accept", "*/*"),
+            ("authorization", bearer.as_str()),
+        ],
+        [
+            ("authorization", bearer.as_str()),
+            ("accept", "text/plain"),
+            ("accept", "*/*"),
+        ],
+    ] {
+        let answer = call_request(&h.app, whoami_with(&headers)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    }
+    let answer = call_request(
+        &h.app,
+        whoami_with(&[
+            ("accept", "a"),
+            ("accept", "b"),
+            ("authorization", &bearer),
+            ("authorization", &bearer),
+        ]),
+    )
+    .await;
+    assert_eq!(answer.reason(), "token.malformed");
 }
 
 /// The header reaches the inner service marked sensitive whether the token was verified on this

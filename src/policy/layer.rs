@@ -422,7 +422,7 @@ where
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
             Err(error) => {
                 let refusal = error.to_response_for(request.headers(), self.renderer.as_deref());
-                ResponseFuture::refused(Box::new(refusal.map(ResponseBody::rejection)))
+                ResponseFuture::refused(Box::new(refusal))
             }
         }
     }

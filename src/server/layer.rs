@@ -7,6 +7,7 @@ use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 
 use super::budget::{Rate, RateError, StsBudget, StsBudgetConfig};
+use super::future::InnerBody;
 use super::service::IamAuth;
 use super::token_verifier::TokenVerifier;
 use crate::cache::{CacheConfig, CacheSecret, Namespace, ProofCache, SharedCache, SharedStore};
@@ -796,6 +797,28 @@ impl IamAuthLayer {
         self.shared.config.client_ip.read(&request).ok().flatten()
     }
 
+    /// This layer, answering in the inner service's own body type: its services return
+    /// `Response<B>` where the inner service returns `Response<B>`, and write refusals in `B`
+    /// ([`RefusalBody`](super::RefusalBody), implemented for axum's `Body` and for [`ResponseBody`]). `IamAuthLayer`
+    /// itself takes any body and returns [`ResponseBody`], which axum boxes once more on every
+    /// response; this one saves that.
+    ///
+    /// ```
+    /// # use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
+    /// use axum::{Router, routing::get};
+    ///
+    /// # fn app(config: IamAuthConfig) -> Router {
+    /// Router::new()
+    ///     .route("/orders", get(|| async { "[]" }))
+    ///     .route_layer(IamAuthLayer::new(config).inner_body())
+    /// # }
+    /// ```
+    ///
+    /// [`ResponseBody`]: super::ResponseBody
+    pub fn inner_body(self) -> InnerBodyLayer {
+        InnerBodyLayer { layer: self }
+    }
+
     /// The verified-proof cache shared by this layer's services.
     pub fn cache(&self) -> &ProofCache {
         &self.shared.cache
@@ -815,5 +838,20 @@ impl<S> Layer<S> for IamAuthLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         IamAuth::new(inner, self.shared.clone())
+    }
+}
+
+/// [`IamAuthLayer`] answering in the inner service's own body type: made by
+/// [`IamAuthLayer::inner_body`].
+#[derive(Clone, Debug)]
+pub struct InnerBodyLayer {
+    layer: IamAuthLayer,
+}
+
+impl<S> Layer<S> for InnerBodyLayer {
+    type Service = IamAuth<S, InnerBody>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        IamAuth::new(inner, self.layer.shared.clone())
     }
 }

@@ -47,8 +47,8 @@ mod service;
 mod token_verifier;
 mod user;
 
-pub use future::{ResponseBody, ResponseFuture};
-pub use layer::{ConfigError, IamAuthConfig, IamAuthConfigBuilder, IamAuthLayer};
+pub use future::{BodyMode, InnerBody, RefusalBody, ResponseBody, ResponseFuture, Wrapped};
+pub use layer::{ConfigError, IamAuthConfig, IamAuthConfigBuilder, IamAuthLayer, InnerBodyLayer};
 pub use service::IamAuth;
 pub use token_verifier::{TokenVerifier, VerifyFuture};
 pub use user::{

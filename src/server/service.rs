@@ -1,14 +1,16 @@
 //! [`IamAuth`], the service made by [`IamAuthLayer`](super::IamAuthLayer).
 
+use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use tower_service::Service;
 use tracing::Instrument;
 
-use super::future::{ResponseBody, ResponseFuture};
+use super::future::{BodyMode, Decided, ResponseFuture, Wrapped};
 use super::layer::{IamAuthConfig, Shared};
 use crate::arn;
 use crate::cache::{Lookup, ProofCache};
@@ -20,16 +22,27 @@ use crate::proof::{ProofFormat, ValidatedProof};
 
 /// Authenticates each request, then calls the inner service with the [`IamPrincipal`] in the
 /// request extensions. Refusals are `Ok` responses (401/403/503); the inner service's errors
-/// pass through unchanged.
-#[derive(Clone)]
-pub struct IamAuth<S> {
+/// pass through unchanged. `M`: how responses carry their body (a
+/// [`BodyMode`](super::BodyMode); see [`IamAuthLayer::inner_body`](super::IamAuthLayer::inner_body)).
+pub struct IamAuth<S, M = Wrapped> {
     inner: S,
     shared: Arc<Shared>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<S> IamAuth<S> {
+impl<S: Clone, M> Clone for IamAuth<S, M> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone(), self.shared.clone())
+    }
+}
+
+impl<S, M> IamAuth<S, M> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        Self {
+            inner,
+            shared,
+            mode: PhantomData,
+        }
     }
 
     /// The wrapped service.
@@ -38,21 +51,22 @@ impl<S> IamAuth<S> {
     }
 }
 
-impl<S> std::fmt::Debug for IamAuth<S> {
+impl<S, M> std::fmt::Debug for IamAuth<S, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IamAuth").finish_non_exhaustive()
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for IamAuth<S>
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for IamAuth<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
+    M: BodyMode<ResBody>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<M::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -89,11 +103,10 @@ where
                 .instrument(span.clone())
                 .await;
             if let Err(refusal) = decide(&shared, &mut request, authenticated, &span, started) {
-                return Ok(*refusal);
+                return Ok(Decided::Refused(*refusal));
             }
             drop(span);
-            let response = inner.call(request).await?;
-            Ok(response.map(ResponseBody::inner))
+            Ok(Decided::Inner(inner.call(request).await?))
         })
     }
 }
@@ -101,13 +114,13 @@ where
 /// The end of every request's decision: enforcement, the span's outcome and the metrics, then
 /// either the request made ready for the inner service (the caller in its extensions, the token
 /// hidden) or the refusal to answer.
-fn decide<B, ResBody>(
+fn decide<B>(
     shared: &Shared,
     request: &mut Request<B>,
     authenticated: Result<Option<IamPrincipal>, AuthError>,
     span: &tracing::Span,
     started: Option<std::time::Instant>,
-) -> Result<(), Box<Response<ResponseBody<ResBody>>>> {
+) -> Result<(), Box<Response<Bytes>>> {
     let outcome = span.in_scope(|| enforce(shared, request, authenticated));
     let (outcome_label, reason) = match &outcome {
         Ok(_) => ("allowed", "none"),
@@ -137,11 +150,7 @@ fn decide<B, ResBody>(
             let _entered = span.enter();
             log_refusal(&error);
             let renderer = shared.config.renderer.as_deref();
-            Err(Box::new(
-                error
-                    .to_response_for(request.headers(), renderer)
-                    .map(ResponseBody::rejection),
-            ))
+            Err(Box::new(error.to_response_for(request.headers(), renderer)))
         }
     }
 }
@@ -198,23 +207,25 @@ fn marked_token_header<'h>(
     headers: &'h mut http::HeaderMap,
 ) -> Result<Option<&'h HeaderValue>, AuthError> {
     let name = &shared.config.token_header;
-    // Counted, then taken with `get_mut`: `entry` would do it in one probe but first makes room
+    // Taken with `get_mut`; counted only when some header of the request is repeated (as many
+    // values as names means none is). `entry` would do both in one probe but first makes room
     // for an insertion, which grows a map that is exactly full (hyper sizes it to the request).
-    let mut values = headers.get_all(name).iter();
-    let (one, two) = (values.next().is_some(), values.next().is_some());
-    match (one, two) {
+    let repeated = headers.len() != headers.keys_len() && {
+        let mut values = headers.get_all(name).iter();
+        values.next().is_some() && values.next().is_some()
+    };
+    match headers.get_mut(name) {
         // Two credentials: the inner service might read the other one.
-        (true, true) => {
+        Some(_) if repeated => {
             Err(AuthError::new(ReasonCode::TokenMalformed)
                 .with_detail("more than one token header"))
         }
-        (false, _) if shared.config.allow_anonymous => Ok(None),
-        (false, _) => Err(ReasonCode::TokenMissing.into()),
-        (true, false) => {
-            let value = headers.get_mut(name).ok_or(ReasonCode::TokenMissing)?;
+        Some(value) => {
             value.set_sensitive(true);
             Ok(Some(value))
         }
+        None if shared.config.allow_anonymous => Ok(None),
+        None => Err(ReasonCode::TokenMissing.into()),
     }
 }
 

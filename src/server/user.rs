@@ -10,7 +10,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::future::{ResponseBody, ResponseFuture};
+use super::future::{Decided, ResponseBody, ResponseFuture};
 use crate::error::{AuthError, ReasonCode, RenderRefusal};
 use crate::principal::IamPrincipal;
 
@@ -236,11 +236,11 @@ where
                     }
                     Err(error) => {
                         let refusal = error.to_response_for(request.headers(), renderer.as_deref());
-                        return Ok(refusal.map(ResponseBody::rejection));
+                        return Ok(Decided::Refused(refusal));
                     }
                 }
             }
-            Ok(inner.call(request).await?.map(ResponseBody::inner))
+            Ok(Decided::Inner(inner.call(request).await?))
         })
     }
 }
