@@ -131,7 +131,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         listener.local_addr()?
     );
     // With the socket peer's address, so that the per-client STS budget applies.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+        std::net::SocketAddr,
+    >(app);
     axum::serve(listener, app).await?;
     Ok(())
 }

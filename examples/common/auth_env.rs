@@ -266,15 +266,40 @@ pub fn init_logging() {
 /// and logs (`TraceLayer`), with `Authorization` marked sensitive before anything logs it, so
 /// that `TraceLayer` (and `Debug` of the request) prints `Sensitive` instead of the token.
 /// `IamAuthLayer` marks it too, for the layers inside it; this covers the ones outside.
-pub fn with_http_tracing<S: Clone + Send + Sync + 'static>(
-    router: axum::Router<S>,
-) -> axum::Router<S> {
-    router
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+///
+/// They wrap the router once, as a service, rather than each route (`Router::layer`): axum
+/// clones a layered route's boxed service on every request at each level of layers, and for a
+/// route whose service holds state (any authenticating layer does) each clone allocates.
+pub fn with_http_tracing(router: axum::Router) -> HttpTracing {
+    tower::ServiceBuilder::new()
         // Outermost: applied before TraceLayer sees the request.
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
                 http::header::AUTHORIZATION,
             ]),
         )
+        // `axum::serve` takes axum's own body type.
+        .map_response(to_axum_body as fn(_) -> _)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .service(router)
 }
+
+fn to_axum_body(response: http::Response<TracedBody>) -> http::Response<axum::body::Body> {
+    response.map(axum::body::Body::new)
+}
+
+/// An application wrapped by [`with_http_tracing`].
+pub type HttpTracing = tower_http::sensitive_headers::SetSensitiveRequestHeaders<
+    tower::util::MapResponse<
+        tower_http::trace::Trace<
+            axum::Router,
+            tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+        >,
+        fn(http::Response<TracedBody>) -> http::Response<axum::body::Body>,
+    >,
+>;
+
+type TracedBody = tower_http::trace::ResponseBody<
+    axum::body::Body,
+    tower_http::classify::NeverClassifyEos<tower_http::classify::ServerErrorsFailureClass>,
+>;

@@ -19,9 +19,10 @@ pub(crate) enum Decided<B> {
     Refused(Response<Bytes>),
 }
 
-/// How [`IamAuth`](super::IamAuth) (and the policy and user layers) carry a response body:
-/// [`Wrapped`] in a [`ResponseBody`], which takes any inner body, or as the inner service's own
-/// body type, [`InnerBody`], which must be a [`RefusalBody`]. Sealed: these two are the modes.
+/// How [`IamAuth`](super::IamAuth) carries a response body: [`Wrapped`] in a [`ResponseBody`],
+/// which takes any inner body (the default, and the only mode of the policy and user layers), or
+/// as the inner service's own body type, [`InnerBody`], which must be a [`RefusalBody`]. Sealed:
+/// these two are the modes.
 pub trait BodyMode<B>: sealed::Sealed {
     /// The body of the responses.
     type Body;

@@ -30,6 +30,8 @@ struct Snapshot {
     /// silently accepted.
     pinned: HashMap<String, [u8; 32]>,
     fetched_at: Option<Instant>,
+    /// `fetched_at + ttl`, computed once: every remembered token's check reads it.
+    fresh_until: Option<Instant>,
     ttl: Duration,
     /// Bumped on every successful fetch.
     generation: u64,
@@ -37,7 +39,12 @@ struct Snapshot {
 
 impl Snapshot {
     fn is_fresh(&self) -> bool {
-        self.fetched_at.is_some_and(|at| at.elapsed() < self.ttl)
+        match (self.fresh_until, self.fetched_at) {
+            (Some(until), _) => Instant::now() < until,
+            // A lifetime past what `Instant` can hold (not reachable with the capped TTLs).
+            (None, Some(at)) => at.elapsed() < self.ttl,
+            (None, None) => false,
+        }
     }
 
     /// Past its cache lifetime by more than `max_stale`: no longer trusted on its own.
@@ -119,6 +126,7 @@ impl RemoteJwks {
                 keys: KeyMap::default(),
                 pinned: HashMap::new(),
                 fetched_at: None,
+                fresh_until: None,
                 ttl: default_ttl,
                 generation: 0,
             }),
@@ -233,10 +241,12 @@ impl RemoteJwks {
                         true
                     }
                 });
+                let fetched_at = Instant::now();
                 let next = Arc::new(Snapshot {
                     keys,
                     pinned,
-                    fetched_at: Some(Instant::now()),
+                    fetched_at: Some(fetched_at),
+                    fresh_until: fetched_at.checked_add(ttl),
                     ttl,
                     generation: current.generation + 1,
                 });
