@@ -311,7 +311,9 @@ async fn a_second_token_header_is_refused_even_beside_a_verified_token() {
         ]),
     )
     .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.json);
     assert_eq!(answer.reason(), "token.malformed");
+    assert_eq!(h.sts.calls(), 1, "a refused request reached STS");
 }
 
 /// The header reaches the inner service marked sensitive whether the token was verified on this

@@ -52,6 +52,19 @@ async fn the_inner_service_body_type_is_answered_unwrapped() {
     assert_eq!(json["arn"], "arn:aws:iam::123456789012:user/alice");
 }
 
+/// Status, headers, whether the body has ended before it is polled, its exact size if known, and
+/// its bytes.
+async fn raw(
+    app: &Router,
+    request: Request<Body>,
+) -> (StatusCode, http::HeaderMap, bool, Option<u64>, bytes::Bytes) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let (ended, size) = (body.is_end_stream(), body.size_hint().exact());
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, ended, size, bytes)
+}
+
 #[tokio::test]
 async fn local_refusals_are_the_same_in_either_mode_and_never_reach_sts() {
     let h = harness().await;
@@ -63,17 +76,18 @@ async fn local_refusals_are_the_same_in_either_mode_and_never_reach_sts() {
         Some("Bearer iam-v1.bm90IGEgdXJs"),
     ] {
         for grpc in [false, true] {
-            let wrapped = call_request(&h.app, whoami(authorization, grpc)).await;
-            let unwrapped = call_request(&inner, whoami(authorization, grpc)).await;
-            // A gRPC refusal is HTTP 200 with a gRPC status.
+            let wrapped = raw(&h.app, whoami(authorization, grpc)).await;
+            let unwrapped = raw(&inner, whoami(authorization, grpc)).await;
+            // A gRPC refusal is HTTP 200 with a gRPC status and no body at all.
             if grpc {
-                assert_eq!(wrapped.headers["grpc-status"], "16", "{authorization:?}");
+                assert_eq!(wrapped.1["grpc-status"], "16", "{authorization:?}");
+                assert!(wrapped.2 && wrapped.4.is_empty(), "{authorization:?}");
             } else {
-                assert_ne!(wrapped.status, StatusCode::OK, "{authorization:?}");
+                assert_ne!(wrapped.0, StatusCode::OK, "{authorization:?}");
+                assert!(!wrapped.4.is_empty(), "{authorization:?}");
             }
-            assert_eq!(wrapped.status, unwrapped.status, "{authorization:?}");
-            assert_eq!(wrapped.headers, unwrapped.headers, "{authorization:?}");
-            assert_eq!(wrapped.json, unwrapped.json, "{authorization:?}");
+            // Status, headers, end of stream, size and bytes.
+            assert_eq!(wrapped, unwrapped, "{authorization:?}");
         }
     }
     assert_eq!(h.sts.calls(), 0);
@@ -118,6 +132,21 @@ async fn a_refusal_by_sts_is_answered_in_the_inner_body() {
     let again = call(&inner, Some(&token)).await;
     assert_eq!(again.reason(), "sts.rejected");
     assert_eq!(h.sts.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_grpc_refusal_by_sts_is_trailers_only_in_the_inner_body() {
+    let h = harness().await;
+    let service = h.layer.clone().inner_body().layer(whoami_router());
+    let credentials = h.sts.create_user(ACCOUNT, "mallory");
+    let token = format!("Bearer {}", token_for(credentials.clone()).await);
+    h.sts.revoke(credentials.access_key_id());
+
+    let response = service.oneshot(whoami(Some(&token), true)).await.unwrap();
+    assert_eq!(h.sts.calls(), 1, "decided by STS");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["grpc-status"], "16");
+    assert!(response.body().is_end_stream());
 }
 
 #[tokio::test]

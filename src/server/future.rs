@@ -21,7 +21,7 @@ pub(crate) enum Decided<B> {
 
 /// How [`IamAuth`](super::IamAuth) carries a response body: [`Wrapped`] in a [`ResponseBody`],
 /// which takes any inner body (the default, and the only mode of the policy and user layers), or
-/// as the inner service's own body type, [`InnerBody`], which must be a [`RefusalBody`]. Sealed:
+/// as the inner service's own body type, [`InnerBody`], which must be [`FromRefusal`]. Sealed:
 /// these two are the modes.
 pub trait BodyMode<B>: sealed::Sealed {
     /// The body of the responses.
@@ -61,7 +61,7 @@ impl<B> BodyMode<B> for Wrapped {
     }
 }
 
-impl<B: RefusalBody> BodyMode<B> for InnerBody {
+impl<B: FromRefusal> BodyMode<B> for InnerBody {
     type Body = B;
 
     fn inner(body: B) -> B {
@@ -69,20 +69,22 @@ impl<B: RefusalBody> BodyMode<B> for InnerBody {
     }
 
     fn refusal(body: Bytes) -> B {
-        B::refusal(body)
+        B::from_refusal(body)
     }
 }
 
 /// A response body type that can carry a refusal's body, for
-/// [`IamAuthLayer::inner_body`](super::IamAuthLayer::inner_body).
-pub trait RefusalBody: Body<Data = Bytes> {
+/// [`IamAuthLayer::inner_body`](super::IamAuthLayer::inner_body). (The body a
+/// [`RenderRefusal`](crate::error::RenderRefusal) writes is
+/// [`error::RefusalBody`](crate::error::RefusalBody), which ends up in this type.)
+pub trait FromRefusal: Body<Data = Bytes> {
     /// A body of exactly `body`, which ends with the headers when `body` is empty (a gRPC
     /// refusal is Trailers-Only).
-    fn refusal(body: Bytes) -> Self;
+    fn from_refusal(body: Bytes) -> Self;
 }
 
-impl RefusalBody for axum_core::body::Body {
-    fn refusal(body: Bytes) -> Self {
+impl FromRefusal for axum_core::body::Body {
+    fn from_refusal(body: Bytes) -> Self {
         if body.is_empty() {
             Self::empty()
         } else {
@@ -91,8 +93,8 @@ impl RefusalBody for axum_core::body::Body {
     }
 }
 
-impl<B: Body<Data = Bytes>> RefusalBody for ResponseBody<B> {
-    fn refusal(body: Bytes) -> Self {
+impl<B: Body<Data = Bytes>> FromRefusal for ResponseBody<B> {
+    fn from_refusal(body: Bytes) -> Self {
         ResponseBody::rejection(body)
     }
 }

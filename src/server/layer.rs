@@ -799,9 +799,10 @@ impl IamAuthLayer {
 
     /// This layer, answering in the inner service's own body type: its services return
     /// `Response<B>` where the inner service returns `Response<B>`, and write refusals in `B`
-    /// ([`RefusalBody`](super::RefusalBody), implemented for axum's `Body` and for [`ResponseBody`]). `IamAuthLayer`
-    /// itself takes any body and returns [`ResponseBody`], which axum boxes once more on every
-    /// response; this one saves that.
+    /// ([`FromRefusal`](super::FromRefusal), implemented for axum's `Body` and for
+    /// [`ResponseBody`]). `IamAuthLayer` itself takes any body and returns [`ResponseBody`],
+    /// which axum boxes once more on every response; this one saves that. The decisions are
+    /// the same.
     ///
     /// ```
     /// # use tower_iam_auth::server::{IamAuthConfig, IamAuthLayer};
@@ -846,6 +847,14 @@ impl<S> Layer<S> for IamAuthLayer {
 #[derive(Clone, Debug)]
 pub struct InnerBodyLayer {
     layer: IamAuthLayer,
+}
+
+impl InnerBodyLayer {
+    /// The [`IamAuthLayer`] this layer runs (its configuration, cache and
+    /// [`authorize`](IamAuthLayer::authorize)).
+    pub fn as_layer(&self) -> &IamAuthLayer {
+        &self.layer
+    }
 }
 
 impl<S> Layer<S> for InnerBodyLayer {

@@ -47,7 +47,7 @@ mod service;
 mod token_verifier;
 mod user;
 
-pub use future::{BodyMode, InnerBody, RefusalBody, ResponseBody, ResponseFuture, Wrapped};
+pub use future::{BodyMode, FromRefusal, InnerBody, ResponseBody, ResponseFuture, Wrapped};
 pub use layer::{ConfigError, IamAuthConfig, IamAuthConfigBuilder, IamAuthLayer, InnerBodyLayer};
 pub use service::IamAuth;
 pub use token_verifier::{TokenVerifier, VerifyFuture};

@@ -484,6 +484,53 @@ mod tests {
         }
     }
 
+    /// Every shape of a header map, built by hand: appended values, and a repeated header
+    /// removed (as an inner layer might), so that names and values count alike again.
+    #[test]
+    fn a_repeated_token_header_is_found_however_the_map_was_built() {
+        use http::header::{ACCEPT, AUTHORIZATION, HeaderMap};
+        let config = crate::server::IamAuthConfig::builder()
+            .audience("a")
+            .allow_any_aws_account()
+            .build()
+            .unwrap();
+        let layer = crate::server::IamAuthLayer::new(config);
+        let check = |headers: &mut HeaderMap| {
+            marked_token_header(&layer.shared, headers).map(|found| found.is_some())
+        };
+        let token = HeaderValue::from_static("Bearer t");
+
+        let mut one = HeaderMap::new();
+        one.append(ACCEPT, HeaderValue::from_static("a"));
+        one.append(ACCEPT, HeaderValue::from_static("b"));
+        one.append(AUTHORIZATION, token.clone());
+        assert!(check(&mut one).unwrap());
+        assert!(one[AUTHORIZATION].is_sensitive());
+
+        let mut two = HeaderMap::new();
+        two.append(AUTHORIZATION, token.clone());
+        two.append(ACCEPT, HeaderValue::from_static("a"));
+        two.append(ACCEPT, HeaderValue::from_static("b"));
+        two.append(AUTHORIZATION, token.clone());
+        two.remove(ACCEPT);
+        assert_eq!(
+            check(&mut two).unwrap_err().reason(),
+            ReasonCode::TokenMalformed
+        );
+
+        let mut three = HeaderMap::new();
+        three.append(AUTHORIZATION, token.clone());
+        three.insert(ACCEPT, HeaderValue::from_static("a"));
+        three.append(AUTHORIZATION, token);
+        three.insert(ACCEPT, HeaderValue::from_static("b"));
+        assert!(check(&mut three).is_err());
+
+        assert_eq!(
+            check(&mut HeaderMap::new()).unwrap_err().reason(),
+            ReasonCode::TokenMissing
+        );
+    }
+
     #[test]
     fn accepts_bearer_in_any_case() {
         let value = HeaderValue::from_static("bearer iam-v1.abc");
