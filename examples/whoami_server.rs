@@ -34,9 +34,10 @@ use std::error::Error;
 use axum::extract::OriginalUri;
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, get_service, post};
 use axum::{Json, Router};
 use http::Method;
+use tower::Layer;
 use tower_iam_auth::principal::IamPrincipal;
 use tower_iam_auth::server::IamAuthLayer;
 
@@ -56,10 +57,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
             )
             .route("/api/{*rest}", any(api))
             .route_layer(layer.clone().inner_body())
-            // The layer on the handler itself (axum's `Handler::layer`), so that `/ping` and
-            // `/healthz` differ only by the layer: `route_layer` also clones each layered route
-            // on every request, a cost of axum's whatever the layer.
-            .route("/ping", get(healthz.layer(layer.inner_body())))
+            // The layer around the handler's service, so that `/ping` and `/healthz` differ only
+            // by the layer. axum clones a route's service on every request; `route_layer` and
+            // `Handler::layer` add a boxed clone or a layered future of their own to that.
+            .route(
+                "/ping",
+                get_service(layer.inner_body().layer(healthz.with_state(()))),
+            )
             .route(
                 "/login",
                 post(move |request: axum::extract::Request| async move {
