@@ -1,12 +1,18 @@
 //! Criterion benches of the server path.
 //!
 //! - `server/bare`: the router without the layer (the baseline).
-//! - `server/static_bearer`: the same router behind tower-http's `ValidateRequestHeaderLayer`
+//! - `server/static_bearer`: the same router wrapped by tower-http's `ValidateRequestHeaderLayer`
 //!   comparing the same header with a fixed value: what any layer in that place costs at least.
-//! - `server/proof_cache_hit`: the same router behind `IamAuthLayer` in inner-body mode
+//! - `server/proof_cache_hit`: the same router wrapped by `IamAuthLayer` in inner-body mode
 //!   (`IamAuthLayer::inner_body`, as for axum), with a token already verified.
 //! - `server/proof_cache_hit_wrapped`: the same with the layer's default mode, whose responses
-//!   carry a `ResponseBody` (which axum boxes once more).
+//!   carry a `ResponseBody`.
+//! - `server/proof_cache_hit_router_layer`: `proof_cache_hit` with the layer added by axum's
+//!   `Router::layer` instead, which puts it around each route, inside the router: axum then
+//!   boxes a clone of the layered route on every request.
+//!
+//! The layered cases wrap the whole router (`layer.layer(router)`), as a service in front of an
+//! application does, except `proof_cache_hit_router_layer`.
 //! - `server/proof_reject_malformed`: a token refused by local validation.
 //! - `server/proof_cache_hit_policy`: `proof_cache_hit` with the 20-statement policy of
 //!   `benches/common/policy20.rs` allowing the request through its last statement.
@@ -17,14 +23,15 @@
 //!
 //! `scripts/bench.sh` runs them and prints the README table.
 
+use std::convert::Infallible;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{Request, StatusCode};
-use tower::ServiceExt;
+use http::{Request, Response, StatusCode};
+use tower::{Layer, Service, ServiceExt};
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 use tower_iam_auth::client::ProofSigner;
 use tower_iam_auth::principal::IamPrincipal;
@@ -38,12 +45,61 @@ mod policy20;
 
 const AUDIENCE: &str = "bench-service";
 
+/// Base64url of "not-a-url": decodes, then fails the URL rules.
+const MALFORMED: &str = "Bearer iam-v1.bm90LWEtdXJs";
+
+/// The router the layer protects: its handler takes the caller.
+fn whoami() -> Router {
+    Router::new()
+        .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
+        .with_state(())
+}
+
 fn request(authorization: Option<&str>) -> Request<Body> {
     let mut request = Request::get("/whoami");
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
     request.body(Body::empty()).unwrap()
+}
+
+/// A router, alone or wrapped by a layer: what the benches send requests to, cloning it for each
+/// request as a server does for each connection.
+trait App<B>:
+    Service<Request<Body>, Response = Response<B>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S, B> App<B> for S where
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// One request to `app`.
+async fn send<B>(app: &impl App<B>, authorization: &str) -> Response<B> {
+    let answer = app.clone().oneshot(request(Some(authorization))).await;
+    answer.unwrap_or_else(|never| match never {})
+}
+
+/// `server/NAME`: one request to `app` per iteration.
+fn bench_app<B>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    app: &impl App<B>,
+    authorization: &str,
+) {
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter(|| send(app, authorization))
+    });
 }
 
 fn benches(c: &mut Criterion) {
@@ -76,10 +132,7 @@ fn benches(c: &mut Criterion) {
     // with the same header value (deprecated by tower-http as too basic for real use; here it is
     // only a yardstick).
     #[allow(deprecated)]
-    let static_bearer: Router = Router::new()
-        .route("/whoami", get(|| async { "ok" }))
-        .layer(ValidateRequestHeaderLayer::bearer(&token))
-        .with_state(());
+    let static_bearer = ValidateRequestHeaderLayer::bearer(&token).layer(bare.clone());
     let config = IamAuthConfig::builder()
         .audience(AUDIENCE)
         .allow_any_aws_account()
@@ -87,14 +140,13 @@ fn benches(c: &mut Criterion) {
         .build()
         .unwrap();
     let layer = IamAuthLayer::new(config);
-    let protected: Router = Router::new()
-        .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-        .layer(layer.clone().inner_body())
-        .with_state(());
+    let protected = layer.clone().inner_body().layer(whoami());
     // The same layer (and cache) in its default mode.
-    let wrapped: Router = Router::new()
+    let wrapped = layer.clone().layer(whoami());
+    // The same layer (and cache) inside the router, around its route.
+    let router_layer: Router = Router::new()
         .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-        .layer(layer)
+        .layer(layer.inner_body())
         .with_state(());
     // The same, deciding with a 20-statement policy whose last statement allows the request.
     let policy = tower_iam_auth::policy::Policy::from_json(&policy20::policy20_json()).unwrap();
@@ -104,69 +156,44 @@ fn benches(c: &mut Criterion) {
         .dangerous_sts_connect_to(sts.connect_to())
         .build()
         .unwrap();
-    let with_policy: Router = Router::new()
-        .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-        .layer(IamAuthLayer::new(config).inner_body())
-        .with_state(());
+    let with_policy = IamAuthLayer::new(config).inner_body().layer(whoami());
 
     // Warm the cache, and check that each path answers what it is meant to measure.
-    let status = |router: &Router, authorization: &str| {
-        let answer = router.clone().oneshot(request(Some(authorization)));
-        rt.block_on(answer).unwrap().status()
-    };
-    assert_eq!(status(&protected, &authorization), StatusCode::OK);
+    let status = |response: Response<_>| response.status();
+    assert_eq!(
+        status(rt.block_on(send(&protected, &authorization))),
+        StatusCode::OK
+    );
     // A token with characters outside b64token is a malformed request (400).
-    let status_of_bad_characters = status(&protected, "Bearer iam-v1.%%%");
+    let status_of_bad_characters = status(rt.block_on(send(&protected, "Bearer iam-v1.%%%")));
     assert_eq!(status_of_bad_characters, StatusCode::BAD_REQUEST);
-    let malformed = status(&protected, "Bearer iam-v1.bm90LWEtdXJs");
+    let malformed = status(rt.block_on(send(&protected, MALFORMED)));
     assert_eq!(malformed, StatusCode::UNAUTHORIZED);
-    assert_eq!(status(&static_bearer, &authorization), StatusCode::OK);
-    assert_eq!(status(&wrapped, &authorization), StatusCode::OK);
-    assert_eq!(status(&with_policy, &authorization), StatusCode::OK);
-    // One call for `protected` (and `wrapped`, same cache), one for `with_policy` (each layer has
-    // its own cache).
+    let ok = |response: StatusCode| assert_eq!(response, StatusCode::OK);
+    ok(rt.block_on(send(&static_bearer, &authorization)).status());
+    ok(rt.block_on(send(&wrapped, &authorization)).status());
+    ok(rt.block_on(send(&router_layer, &authorization)).status());
+    ok(rt.block_on(send(&with_policy, &authorization)).status());
+    // One call for `protected` (and `wrapped` and `router_layer`, same cache), one for
+    // `with_policy` (each layer has its own cache).
     assert_eq!(sts.calls(), 2);
 
     let mut group = c.benchmark_group("server");
-    let routers = [
-        ("bare", &bare),
-        ("static_bearer", &static_bearer),
-        ("proof_cache_hit", &protected),
-        ("proof_cache_hit_wrapped", &wrapped),
-        ("proof_cache_hit_policy", &with_policy),
-    ];
-    for (name, router) in routers {
-        group.bench_function(name, |b| {
-            b.to_async(&rt).iter(|| async {
-                router
-                    .clone()
-                    .oneshot(request(Some(&authorization)))
-                    .await
-                    .unwrap()
-            })
-        });
-    }
-    group.bench_function("proof_reject_malformed", |b| {
-        // Base64url of "not-a-url": decodes, then fails the URL rules.
-        b.to_async(&rt).iter(|| async {
-            protected
-                .clone()
-                .oneshot(request(Some("Bearer iam-v1.bm90LWEtdXJs")))
-                .await
-                .unwrap()
-        })
-    });
+    bench_app(&mut group, &rt, "bare", &bare, &authorization);
+    bench_app(&mut group, &rt, "static_bearer", &static_bearer, &authorization);
+    bench_app(&mut group, &rt, "proof_cache_hit", &protected, &authorization);
+    bench_app(&mut group, &rt, "proof_cache_hit_wrapped", &wrapped, &authorization);
+    bench_app(&mut group, &rt, "proof_cache_hit_router_layer", &router_layer, &authorization);
+    bench_app(&mut group, &rt, "proof_cache_hit_policy", &with_policy, &authorization);
+    bench_app(&mut group, &rt, "proof_reject_malformed", &protected, MALFORMED);
     group.finish();
 
     let mut group = c.benchmark_group("overhead");
-    for (name, router) in [
-        ("static_bearer", &static_bearer),
-        ("proof_cache_hit", &protected),
-        ("proof_cache_hit_wrapped", &wrapped),
-        ("proof_cache_hit_policy", &with_policy),
-    ] {
-        overhead(&mut group, &rt, name, &bare, router, &authorization);
-    }
+    overhead(&mut group, &rt, "static_bearer", &bare, &static_bearer, &authorization);
+    overhead(&mut group, &rt, "proof_cache_hit", &bare, &protected, &authorization);
+    overhead(&mut group, &rt, "proof_cache_hit_wrapped", &bare, &wrapped, &authorization);
+    overhead(&mut group, &rt, "proof_cache_hit_router_layer", &bare, &router_layer, &authorization);
+    overhead(&mut group, &rt, "proof_cache_hit_policy", &bare, &with_policy, &authorization);
     group.finish();
     assert_eq!(
         sts.calls(),
@@ -192,19 +219,18 @@ const BLOCK: u64 = 32;
 /// `overhead/NAME`: the time `case` takes per request more than `bare`, measured in alternating
 /// blocks of [`BLOCK`] requests, so that the machine's drift (which moves a separate median by
 /// more than the difference sought) falls on both alike. The same request goes to both.
-fn overhead(
+fn overhead<B>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     rt: &tokio::runtime::Runtime,
     name: &str,
     bare: &Router,
-    case: &Router,
+    case: &impl App<B>,
     authorization: &str,
 ) {
-    async fn time(router: &Router, requests: u64, authorization: &str) -> Duration {
+    async fn time<B>(app: &impl App<B>, requests: u64, authorization: &str) -> Duration {
         let started = std::time::Instant::now();
         for _ in 0..requests {
-            let response = router.clone().oneshot(request(Some(authorization))).await;
-            assert_eq!(response.unwrap().status(), StatusCode::OK);
+            assert_eq!(send(app, authorization).await.status(), StatusCode::OK);
         }
         started.elapsed()
     }
@@ -383,31 +409,13 @@ mod jwt {
                 .accept_proofs(false)
                 .build()
                 .unwrap();
-            let jwt_protected: Router = Router::new()
-                .route("/whoami", get(|_principal: IamPrincipal| async { "ok" }))
-                .layer(IamAuthLayer::new(config).inner_body())
-                .with_state(());
-            let status = rt.block_on(async {
-                jwt_protected
-                    .clone()
-                    .oneshot(request(Some(&jwt_authorization)))
-                    .await
-                    .unwrap()
-                    .status()
-            });
+            let jwt_protected = IamAuthLayer::new(config).inner_body().layer(whoami());
+            let status = rt.block_on(send(&jwt_protected, &jwt_authorization)).status();
             assert_eq!(status, StatusCode::OK);
             if name == "jwt_cached_hit" {
                 cached = Some(jwt_protected.clone());
             }
-            group.bench_function(name, |b| {
-                b.to_async(rt).iter(|| async {
-                    jwt_protected
-                        .clone()
-                        .oneshot(request(Some(&jwt_authorization)))
-                        .await
-                        .unwrap()
-                })
-            });
+            bench_app(&mut group, rt, name, &jwt_protected, &jwt_authorization);
         }
         group.finish();
         let mut group = c.benchmark_group("overhead");
