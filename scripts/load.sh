@@ -7,8 +7,10 @@
 # Not run in CI: a full run takes about seven minutes on top of the release build.
 # Usage: scripts/load.sh [seconds per run, default 5] [connections, default 32] [rounds, default 9]
 # Each cached case is measured in rounds that alternate with its baseline (/healthz, no layer,
-# with the same Authorization header), so that drift of the machine hits both alike; the table
-# gives the medians of the rounds, and the median of each round's ratio to its baseline.
+# with the same Authorization header), the case first every other round, so that drift of the
+# machine and the order hit both alike; the table gives the medians of the rounds, and the median
+# of each round's ratio to its baseline. A control row compares the baseline with itself: the
+# spread that the method shows where there is no difference.
 set -euo pipefail
 # Failures inside $(...) stop the script too.
 shopt -s inherit_errexit
@@ -74,17 +76,26 @@ median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 compare() { # label baseline_url url header
     local label="$1" baseline_url="$2" url="$3" header="$4"
     local base_rps=() base_p99=() case_rps=() case_p99=()
-    for _ in $(seq "$rounds"); do
-        measure "baseline of $label" "$baseline_url" -H "$header"
-        base_rps+=("$rps"); base_p99+=("$p99")
+    local round
+    for round in $(seq "$rounds"); do
+        # Each goes first every other round, so that any effect of the order (a run that
+        # follows another may find the machine warmer or busier) falls on both alike.
+        if [ $((round % 2)) = 1 ]; then
+            measure "baseline of $label" "$baseline_url" -H "$header"
+            base_rps+=("$rps"); base_p99+=("$p99")
+        fi
         measure "$label" "$url" -H "$header"
         case_rps+=("$rps"); case_p99+=("$p99")
+        if [ $((round % 2)) = 0 ]; then
+            measure "baseline of $label" "$baseline_url" -H "$header"
+            base_rps+=("$rps"); base_p99+=("$p99")
+        fi
     done
     local b c ratio i ratios=()
     b="$(printf '%s\n' "${base_rps[@]}" | median)"
     c="$(printf '%s\n' "${case_rps[@]}" | median)"
-    # Each round's case against the baseline run just before it, then the median of those
-    # ratios: the machine's drift between rounds (larger than the layer's share) cancels out.
+    # Each round's case against the baseline run beside it, then the median of those ratios:
+    # the machine's drift between rounds (larger than the layer's share) cancels out.
     for i in "${!case_rps[@]}"; do
         ratios+=("$(awk -v a="${case_rps[$i]}" -v b="${base_rps[$i]}" 'BEGIN {print 100 * a / b}')")
     done
@@ -114,6 +125,9 @@ echo
 # column is the median of the rounds' p99s.
 echo "| path | requests/s | p99 | vs no layer, same header |"
 echo "|---|---|---|---|"
+# The control: the baseline against itself.
+compare "control: \`/healthz\` again (no layer)" http://127.0.0.1:18181/healthz \
+    http://127.0.0.1:18181/healthz "Authorization: $proof"
 compare "\`/ping\`, cached proof" http://127.0.0.1:18181/healthz http://127.0.0.1:18181/ping "Authorization: $proof"
 compare "\`/ping\`, cached JWT" http://127.0.0.1:18181/healthz http://127.0.0.1:18181/ping "Authorization: $jwt"
 if [ -s "$work/policy20.json" ]; then
