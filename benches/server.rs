@@ -97,9 +97,7 @@ fn bench_app<B>(
     app: &impl App<B>,
     authorization: &str,
 ) {
-    group.bench_function(name, |b| {
-        b.to_async(rt).iter(|| send(app, authorization))
-    });
+    group.bench_function(name, |b| b.to_async(rt).iter(|| send(app, authorization)));
 }
 
 fn benches(c: &mut Criterion) {
@@ -180,20 +178,91 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("server");
     bench_app(&mut group, &rt, "bare", &bare, &authorization);
-    bench_app(&mut group, &rt, "static_bearer", &static_bearer, &authorization);
-    bench_app(&mut group, &rt, "proof_cache_hit", &protected, &authorization);
-    bench_app(&mut group, &rt, "proof_cache_hit_wrapped", &wrapped, &authorization);
-    bench_app(&mut group, &rt, "proof_cache_hit_router_layer", &router_layer, &authorization);
-    bench_app(&mut group, &rt, "proof_cache_hit_policy", &with_policy, &authorization);
-    bench_app(&mut group, &rt, "proof_reject_malformed", &protected, MALFORMED);
+    bench_app(
+        &mut group,
+        &rt,
+        "static_bearer",
+        &static_bearer,
+        &authorization,
+    );
+    bench_app(
+        &mut group,
+        &rt,
+        "proof_cache_hit",
+        &protected,
+        &authorization,
+    );
+    bench_app(
+        &mut group,
+        &rt,
+        "proof_cache_hit_wrapped",
+        &wrapped,
+        &authorization,
+    );
+    bench_app(
+        &mut group,
+        &rt,
+        "proof_cache_hit_router_layer",
+        &router_layer,
+        &authorization,
+    );
+    bench_app(
+        &mut group,
+        &rt,
+        "proof_cache_hit_policy",
+        &with_policy,
+        &authorization,
+    );
+    bench_app(
+        &mut group,
+        &rt,
+        "proof_reject_malformed",
+        &protected,
+        MALFORMED,
+    );
     group.finish();
 
     let mut group = c.benchmark_group("overhead");
-    overhead(&mut group, &rt, "static_bearer", &bare, &static_bearer, &authorization);
-    overhead(&mut group, &rt, "proof_cache_hit", &bare, &protected, &authorization);
-    overhead(&mut group, &rt, "proof_cache_hit_wrapped", &bare, &wrapped, &authorization);
-    overhead(&mut group, &rt, "proof_cache_hit_router_layer", &bare, &router_layer, &authorization);
-    overhead(&mut group, &rt, "proof_cache_hit_policy", &bare, &with_policy, &authorization);
+    overhead(
+        &mut group,
+        &rt,
+        "static_bearer",
+        &bare,
+        &static_bearer,
+        &authorization,
+    );
+    overhead(
+        &mut group,
+        &rt,
+        "proof_cache_hit",
+        &bare,
+        &protected,
+        &authorization,
+    );
+    overhead(
+        &mut group,
+        &rt,
+        "proof_cache_hit_wrapped",
+        &bare,
+        &wrapped,
+        &authorization,
+    );
+    overhead(
+        &mut group,
+        &rt,
+        "proof_cache_hit_router_layer",
+        &bare,
+        &router_layer,
+        &authorization,
+    );
+    overhead(
+        &mut group,
+        &rt,
+        "proof_cache_hit_policy",
+        &bare,
+        &with_policy,
+        &authorization,
+    );
     group.finish();
     assert_eq!(
         sts.calls(),
@@ -410,7 +479,9 @@ mod jwt {
                 .build()
                 .unwrap();
             let jwt_protected = IamAuthLayer::new(config).inner_body().layer(whoami());
-            let status = rt.block_on(send(&jwt_protected, &jwt_authorization)).status();
+            let status = rt
+                .block_on(send(&jwt_protected, &jwt_authorization))
+                .status();
             assert_eq!(status, StatusCode::OK);
             if name == "jwt_cached_hit" {
                 cached = Some(jwt_protected.clone());

@@ -32,6 +32,25 @@ fn remote_verifier(jwks: &JwksServer) -> JwtVerifier {
         .unwrap()
 }
 
+/// A router answering the caller's ARN behind a layer that accepts only JWTs, of `verifier`.
+fn layered(verifier: &JwtVerifier) -> Router {
+    let layer = IamAuthLayer::new(
+        IamAuthConfig::builder()
+            .audience(JWT_AUDIENCE)
+            .allow_any_aws_account()
+            .token_verifier(verifier.clone())
+            .accept_proofs(false)
+            .build()
+            .unwrap(),
+    );
+    Router::new()
+        .route(
+            "/",
+            get(|p: IamPrincipal| async move { p.arn().to_owned() }),
+        )
+        .layer(layer.inner_body())
+}
+
 /// A verifier of `key` (kid `k1`) allowing 30 seconds of leeway, on a clock the test moves.
 fn verifier_on_a_moved_clock(key: &TestKey) -> (TestClock, JwtVerifier) {
     let clock = TestClock::default();
@@ -48,21 +67,7 @@ async fn a_repeated_token_is_verified_once() {
     let key = TestKey::rsa();
     let verifier = static_verifier(&key, "k1").build().unwrap();
     let token = token(&key, "RS256", "k1", &valid_claims());
-    let layer = IamAuthLayer::new(
-        IamAuthConfig::builder()
-            .audience(JWT_AUDIENCE)
-            .allow_any_aws_account()
-            .token_verifier(verifier.clone())
-            .accept_proofs(false)
-            .build()
-            .unwrap(),
-    );
-    let app: Router = Router::new()
-        .route(
-            "/",
-            get(|p: IamPrincipal| async move { p.arn().to_owned() }),
-        )
-        .layer(layer);
+    let app = layered(&verifier);
     for _ in 0..5 {
         let request = http::Request::get("/")
             .header("authorization", format!("Bearer {token}"))
@@ -181,4 +186,70 @@ async fn a_verifier_without_a_cache_verifies_every_time() {
     verifier.verify(&token).await.unwrap();
     verifier.verify(&token).await.unwrap();
     assert_eq!(verifier.signature_checks(), 2);
+}
+
+/// Through the layer, which decides a remembered token without waiting while the key set is
+/// fresh: a refresh that keeps the keys, or adds one, keeps the token served (verified once);
+/// a refresh that replaces its key, or drops it, ends it, also when the refresh was made by a
+/// request with another token.
+#[tokio::test]
+async fn through_the_layer_a_remembered_token_follows_every_refresh_of_the_key_set() {
+    let (a, b, replacement) = (TestKey::rsa(), TestKey::rsa(), TestKey::rsa());
+    // Stale a second after each fetch: the next request refreshes it.
+    let ttl = Duration::from_secs(1);
+    let after_the_ttl = || tokio::time::sleep(ttl + Duration::from_millis(200));
+    let app = |jwks: &JwksServer| -> (JwtVerifier, Router) {
+        let verifier = JwtVerifier::builder()
+            .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+            .audience(JWT_AUDIENCE)
+            .jwks_cache_ttl(ttl)
+            .build()
+            .unwrap();
+        let router = layered(&verifier);
+        (verifier, router)
+    };
+    let status = |app: &Router, token: &str| {
+        let request = http::Request::get("/")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = app.clone().oneshot(request);
+        async move { answer.await.unwrap().status() }
+    };
+    let token_a = token(&a, "RS256", "a", &valid_claims());
+    let token_b = token(&b, "RS256", "b", &valid_claims());
+
+    for changed_keys in [vec![b.jwk("b")], vec![replacement.jwk("a"), b.jwk("b")]] {
+        let jwks = JwksServer::start_uncached(vec![a.jwk("a")]).await;
+        let (verifier, app) = app(&jwks);
+        for _ in 0..3 {
+            assert_eq!(status(&app, &token_a).await, 200);
+        }
+        assert_eq!((verifier.signature_checks(), jwks.fetches()), (1, 1));
+
+        // The same keys fetched again (by this token's request), then a key added (fetched by
+        // the other token's): still the key that verified the token.
+        after_the_ttl().await;
+        for _ in 0..3 {
+            assert_eq!(status(&app, &token_a).await, 200);
+        }
+        assert_eq!(jwks.fetches(), 2);
+        jwks.set_keys(vec![a.jwk("a"), b.jwk("b")]);
+        after_the_ttl().await;
+        assert_eq!(status(&app, &token_b).await, 200);
+        for _ in 0..3 {
+            assert_eq!(status(&app, &token_a).await, 200);
+        }
+        assert_eq!((verifier.signature_checks(), jwks.fetches()), (2, 3));
+
+        // Its key dropped or replaced, in a set fetched by the other token's request.
+        jwks.set_keys(changed_keys);
+        after_the_ttl().await;
+        assert_eq!(status(&app, &token_b).await, 200);
+        assert_eq!(jwks.fetches(), 4);
+        for _ in 0..3 {
+            assert_eq!(status(&app, &token_a).await, 401);
+        }
+        assert_eq!(verifier.signature_checks(), 2);
+    }
 }

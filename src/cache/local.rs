@@ -101,12 +101,25 @@ impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
 
     /// The value for `key` if it is live at `now`; a stale entry is dropped.
     pub(crate) fn get(&self, key: &[u8], now: SystemTime) -> Option<T> {
+        self.get_with(key, now, T::clone)
+    }
+
+    /// `read` of the value for `key` if it is live at `now` (as [`get`](Self::get)): on a hit
+    /// in the table of recent hits, the caller takes what it needs without a clone of the value.
+    pub(crate) fn get_with<R>(
+        &self,
+        key: &[u8],
+        now: SystemTime,
+        read: impl FnOnce(&T) -> R,
+    ) -> Option<R> {
         let recent = self.recent.as_ref();
         let hash = recent.map(|r| r.hash(key));
+        let mut read = Some(read);
         if let (Some(recent), Some(hash)) = (recent, hash)
-            && let Some(value) = recent.get(hash, key, now)
+            && let Some(answer) =
+                recent.get_with(hash, key, now, |value| read.take().map(|r| r(value)))
         {
-            return Some(value);
+            return answer;
         }
         let hit = self.entries.get(key)?;
         if hit.live_at(now) {
@@ -116,7 +129,7 @@ impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
             {
                 recent.offer(hash, key, &hit.value, hit.expires_at, now);
             }
-            return Some(hit.value);
+            return read.map(|r| r(&hit.value));
         }
         self.entries.invalidate(key);
         None

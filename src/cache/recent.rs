@@ -100,11 +100,24 @@ impl<T: Clone> Recent<T> {
     }
 
     /// The value for `key` if its slot holds it and it is live at `now`.
+    #[cfg(test)]
     pub(crate) fn get(&self, hash: u64, key: &[u8], now: SystemTime) -> Option<T> {
+        self.get_with(hash, key, now, T::clone)
+    }
+
+    /// `read` of the value for `key` if its slot holds it and it is live at `now`: the caller
+    /// takes what it needs of the value without cloning all of it.
+    pub(crate) fn get_with<R>(
+        &self,
+        hash: u64,
+        key: &[u8],
+        now: SystemTime,
+        read: impl FnOnce(&T) -> R,
+    ) -> Option<R> {
         let slot = self.slot(hash).load();
         let entry = slot.as_ref()?;
         (entry.hash == hash && *entry.key == *key && entry.expires_at > now)
-            .then(|| entry.value.clone())
+            .then(|| read(&entry.value))
     }
 
     /// Offers a hit that moka answered. An empty or expired slot takes it; a slot holding a live

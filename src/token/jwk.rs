@@ -321,6 +321,15 @@ pub(crate) struct VerifyingKey {
     pub(crate) material: [u8; 32],
 }
 
+impl VerifyingKey {
+    /// Whether `other` is this key: the same object, or the same key material (thumbprint) and
+    /// algorithm, as a refreshed set holds it again.
+    pub(crate) fn same_as(&self, other: &VerifyingKey) -> bool {
+        std::ptr::eq(self, other)
+            || (self.thumbprint == other.thumbprint && self.algorithm == other.algorithm)
+    }
+}
+
 impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifyingKey")

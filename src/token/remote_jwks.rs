@@ -35,6 +35,9 @@ struct Snapshot {
     ttl: Duration,
     /// Bumped on every successful fetch.
     generation: u64,
+    /// Bumped by a fetch whose keys differ from the set before it (a `kid` added, dropped, or
+    /// holding another key): two snapshots of one version hold the same key for every `kid`.
+    keys_version: u64,
 }
 
 impl Snapshot {
@@ -129,6 +132,7 @@ impl RemoteJwks {
                 fresh_until: None,
                 ttl: default_ttl,
                 generation: 0,
+                keys_version: 0,
             }),
             refresh: tokio::sync::Mutex::new(Gate::default()),
             cooldown,
@@ -142,18 +146,31 @@ impl RemoteJwks {
         self.snapshot.load_full()
     }
 
-    /// `check` of the key for `kid`, if the set holds it and is within its cache lifetime (no
-    /// fetch needed); `None` otherwise.
-    pub(crate) fn with_fresh_key<R>(
+    /// Whether `key` is still the set's key for `kid`, if the set is within its cache lifetime
+    /// (no fetch needed) and holds a key for `kid`; `None` otherwise. `keys_version`: the
+    /// [`keys_version_holding`](Self::keys_version_holding) of `kid` and `key` when they were
+    /// seen together, which answers without a lookup while the keys have not changed since.
+    pub(crate) fn key_still_current(
         &self,
         kid: &str,
-        check: impl FnOnce(&Arc<VerifyingKey>) -> R,
-    ) -> Option<R> {
+        key: &VerifyingKey,
+        keys_version: Option<u64>,
+    ) -> Option<bool> {
         let snapshot = self.snapshot.load();
         if !snapshot.is_fresh() {
             return None;
         }
-        snapshot.keys.get(kid).map(check)
+        if keys_version == Some(snapshot.keys_version) {
+            return Some(true);
+        }
+        snapshot.keys.get(kid).map(|current| current.same_as(key))
+    }
+
+    /// The version of the current set's keys if it holds `key` under `kid`.
+    pub(crate) fn keys_version_holding(&self, kid: &str, key: &VerifyingKey) -> Option<u64> {
+        let snapshot = self.snapshot.load();
+        let current = snapshot.keys.get(kid)?;
+        current.same_as(key).then_some(snapshot.keys_version)
     }
 
     /// The key for `kid`.
@@ -241,6 +258,10 @@ impl RemoteJwks {
                         true
                     }
                 });
+                let same_keys = keys.len() == current.keys.len()
+                    && keys.iter().all(|(kid, key)| {
+                        current.keys.get(kid).is_some_and(|held| held.same_as(key))
+                    });
                 let fetched_at = Instant::now();
                 let next = Arc::new(Snapshot {
                     keys,
@@ -249,6 +270,7 @@ impl RemoteJwks {
                     fresh_until: fetched_at.checked_add(ttl),
                     ttl,
                     generation: current.generation + 1,
+                    keys_version: current.keys_version + u64::from(!same_keys),
                 });
                 self.snapshot.store(next.clone());
                 crate::metrics::record::jwks_refresh("ok");

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -429,17 +429,24 @@ struct Verified {
     issuer: usize,
     kid: Arc<str>,
     key: Arc<VerifyingKey>,
-    /// The first second (NumericDate) at which the time checks pass: `nbf`/`iat` minus leeway.
-    valid_from: i64,
+    /// For a remote key set: the version of its keys in which `kid` held `key`, just after the
+    /// verification (`None` if it did not by then: each hit then looks the key up).
+    keys_version: Option<u64>,
+    /// When the time checks start to pass: `nbf`/`iat` minus leeway (`None`: always).
+    valid_from: Option<SystemTime>,
 }
 
 impl Verified {
     /// Whether `current` is the key that verified this token (the same key material and
     /// algorithm, if not the same object).
     fn verified_with(&self, current: &Arc<VerifyingKey>) -> bool {
-        Arc::ptr_eq(current, &self.key)
-            || (current.thumbprint == self.key.thumbprint
-                && current.algorithm == self.key.algorithm)
+        current.same_as(&self.key)
+    }
+
+    /// Whether the time checks pass at `now` (its `nbf`/`iat` with the leeway; `exp` is the
+    /// entry's expiry).
+    fn started_at(&self, now: SystemTime) -> bool {
+        self.valid_from.is_none_or(|from| now >= from)
     }
 }
 
@@ -551,8 +558,7 @@ impl JwtVerifier {
         };
         let now = inner.clock.now();
         if let Some(hit) = cache.get(token.as_bytes(), now) {
-            let now_secs = i64::try_from(crate::clock::unix_secs(now)).unwrap_or(i64::MAX);
-            if now_secs >= hit.valid_from {
+            if hit.started_at(now) {
                 match self.key_unchanged(&hit).await {
                     Ok(true) => return Ok(hit.principal),
                     // The key is gone (or cannot be fetched): that is the refusal a full
@@ -592,16 +598,19 @@ impl JwtVerifier {
     pub(crate) fn verify_remembered(&self, token: &[u8]) -> Option<IamPrincipal> {
         let inner = &*self.inner;
         let now = inner.clock.now();
-        let hit = inner.cache.as_ref()?.get(token, now)?;
-        let now_secs = i64::try_from(crate::clock::unix_secs(now)).unwrap_or(i64::MAX);
-        let current = match &inner.issuers[hit.issuer].keys {
-            // A static key set never changes: the key that verified the token is still its key.
-            Keys::Static(_) => true,
-            Keys::Remote(remote) => {
-                remote.with_fresh_key(&hit.kid, |key| hit.verified_with(key))?
-            }
-        };
-        (now_secs >= hit.valid_from && current).then_some(hit.principal)
+        // Checked in place: only the caller is cloned out of the entry.
+        let remembered = inner.cache.as_ref()?.get_with(token, now, |hit| {
+            let current = match &inner.issuers[hit.issuer].keys {
+                // A static key set never changes: the key that verified the token is still its
+                // key.
+                Keys::Static(_) => true,
+                Keys::Remote(remote) => {
+                    remote.key_still_current(&hit.kid, &hit.key, hit.keys_version)?
+                }
+            };
+            (hit.started_at(now) && current).then(|| hit.principal.clone())
+        });
+        remembered.flatten()
     }
 
     /// The full verification of a token: the caller, and the first second (NumericDate) at
@@ -701,12 +710,27 @@ impl JwtVerifier {
             .check_kind(inner.allow_root, inner.allow_federated_users)?;
         let leeway = inner.leeway_secs;
         let start = claims.nbf.max(claims.iat).unwrap_or(i64::MIN);
+        let keys_version = match &issuer.keys {
+            Keys::Static(_) => None,
+            Keys::Remote(remote) => remote.keys_version_holding(kid, &key),
+        };
+        // A start at or before 1970 has passed for any clock (as `unix_secs` reads one); one
+        // past what `SystemTime` holds never comes (and could not have passed the checks).
+        let valid_from = u64::try_from(start.saturating_sub(leeway))
+            .ok()
+            .filter(|&secs| secs > 0)
+            .map(|secs| {
+                UNIX_EPOCH
+                    .checked_add(Duration::from_secs(secs))
+                    .unwrap_or(UNIX_EPOCH + Duration::from_secs(1 << 40))
+            });
         let verified = Verified {
             principal,
             issuer: issuer_index,
             kid: kid.into(),
             key,
-            valid_from: start.saturating_sub(leeway),
+            keys_version,
+            valid_from,
         };
         // `check_claims` checked that `exp` is there.
         let exp = claims.exp.unwrap_or(i64::MIN);
