@@ -12,7 +12,9 @@ cargo bench --bench server --features jwt,metrics -- --save-baseline metrics '^s
 python3 - <<'PY'
 import json, pathlib
 root = pathlib.Path("target/criterion")
-def median(name, baseline="new"):
+# "base": criterion's default baseline, which the first runs save; "new" is whichever ran last
+# (here the `metrics` run, for server/bare and server/proof_cache_hit).
+def median(name, baseline="base"):
     # Criterion turns '/' in a group name into '_': "policy/evaluate/x/y" is "policy_evaluate_x/y".
     group, function = name.rsplit("/", 1)
     est = root / group.replace("/", "_") / function / baseline / "estimates.json"
@@ -20,6 +22,7 @@ def median(name, baseline="new"):
 rows = [("server/bare", "server/bare"), ("server/static_bearer", "server/bare"),
         ("server/proof_cache_hit", "server/bare"),
         ("server/proof_cache_hit_wrapped", "server/proof_cache_hit"),
+        ("server/proof_cache_hit_router_layer", "server/proof_cache_hit"),
         ("server/proof_cache_hit_policy", "server/proof_cache_hit"),
         ("policy/evaluate/20_statements/allow_last", None),
         ("policy/evaluate/20_statements/deny_first", None),
@@ -45,8 +48,8 @@ print()
 # the difference itself, which the two separate medians above only approximate.
 print("| over `server/bare`, paired | median |")
 print("|---|---|")
-for name in ("static_bearer", "proof_cache_hit", "proof_cache_hit_wrapped", "proof_cache_hit_policy",
-             "jwt_cached_hit"):
+for name in ("static_bearer", "proof_cache_hit", "proof_cache_hit_wrapped",
+             "proof_cache_hit_router_layer", "proof_cache_hit_policy", "jwt_cached_hit"):
     m = median(f"overhead/{name}")
     if m is not None:
         print(f"| `{name}` | {m / 1000:.2f} µs |")
