@@ -714,15 +714,17 @@ impl JwtVerifier {
             Keys::Static(_) => None,
             Keys::Remote(remote) => remote.keys_version_holding(kid, &key),
         };
-        // A start at or before 1970 has passed for any clock (as `unix_secs` reads one); one
-        // past what `SystemTime` holds never comes (and could not have passed the checks).
+        // A start at or before 1970 has passed for any clock (as `unix_secs` reads one). One
+        // past what this platform's `SystemTime` holds could not have passed the time checks;
+        // it is kept as the latest time that every platform holds (2106), never as "always".
         let valid_from = u64::try_from(start.saturating_sub(leeway))
             .ok()
             .filter(|&secs| secs > 0)
             .map(|secs| {
+                let latest = Duration::from_secs(u64::from(u32::MAX));
                 UNIX_EPOCH
                     .checked_add(Duration::from_secs(secs))
-                    .unwrap_or(UNIX_EPOCH + Duration::from_secs(1 << 40))
+                    .unwrap_or(UNIX_EPOCH + latest)
             });
         let verified = Verified {
             principal,
