@@ -89,6 +89,15 @@ async fn send<B>(app: &impl App<B>, authorization: &str) -> Response<B> {
     answer.unwrap_or_else(|never| match never {})
 }
 
+/// The status of one request to `app`, outside the benches.
+fn status_of<B>(
+    rt: &tokio::runtime::Runtime,
+    app: &impl App<B>,
+    authorization: &str,
+) -> StatusCode {
+    rt.block_on(send(app, authorization)).status()
+}
+
 /// `server/NAME`: one request to `app` per iteration.
 fn bench_app<B>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -157,113 +166,46 @@ fn benches(c: &mut Criterion) {
     let with_policy = IamAuthLayer::new(config).inner_body().layer(whoami());
 
     // Warm the cache, and check that each path answers what it is meant to measure.
-    let status = |response: Response<_>| response.status();
-    assert_eq!(
-        status(rt.block_on(send(&protected, &authorization))),
-        StatusCode::OK
-    );
+    assert_eq!(status_of(&rt, &protected, &authorization), StatusCode::OK);
     // A token with characters outside b64token is a malformed request (400).
-    let status_of_bad_characters = status(rt.block_on(send(&protected, "Bearer iam-v1.%%%")));
+    let status_of_bad_characters = status_of(&rt, &protected, "Bearer iam-v1.%%%");
     assert_eq!(status_of_bad_characters, StatusCode::BAD_REQUEST);
-    let malformed = status(rt.block_on(send(&protected, MALFORMED)));
-    assert_eq!(malformed, StatusCode::UNAUTHORIZED);
-    let ok = |response: StatusCode| assert_eq!(response, StatusCode::OK);
-    ok(rt.block_on(send(&static_bearer, &authorization)).status());
-    ok(rt.block_on(send(&wrapped, &authorization)).status());
-    ok(rt.block_on(send(&router_layer, &authorization)).status());
-    ok(rt.block_on(send(&with_policy, &authorization)).status());
+    assert_eq!(
+        status_of(&rt, &protected, MALFORMED),
+        StatusCode::UNAUTHORIZED
+    );
+    for answer in [
+        status_of(&rt, &static_bearer, &authorization),
+        status_of(&rt, &wrapped, &authorization),
+        status_of(&rt, &router_layer, &authorization),
+        status_of(&rt, &with_policy, &authorization),
+    ] {
+        assert_eq!(answer, StatusCode::OK);
+    }
     // One call for `protected` (and `wrapped` and `router_layer`, same cache), one for
     // `with_policy` (each layer has its own cache).
     assert_eq!(sts.calls(), 2);
 
-    let mut group = c.benchmark_group("server");
-    bench_app(&mut group, &rt, "bare", &bare, &authorization);
-    bench_app(
-        &mut group,
-        &rt,
-        "static_bearer",
-        &static_bearer,
-        &authorization,
-    );
-    bench_app(
-        &mut group,
-        &rt,
-        "proof_cache_hit",
-        &protected,
-        &authorization,
-    );
-    bench_app(
-        &mut group,
-        &rt,
-        "proof_cache_hit_wrapped",
-        &wrapped,
-        &authorization,
-    );
-    bench_app(
-        &mut group,
-        &rt,
-        "proof_cache_hit_router_layer",
-        &router_layer,
-        &authorization,
-    );
-    bench_app(
-        &mut group,
-        &rt,
-        "proof_cache_hit_policy",
-        &with_policy,
-        &authorization,
-    );
-    bench_app(
-        &mut group,
-        &rt,
-        "proof_reject_malformed",
-        &protected,
-        MALFORMED,
-    );
-    group.finish();
-
-    let mut group = c.benchmark_group("overhead");
-    overhead(
-        &mut group,
-        &rt,
-        "static_bearer",
-        &bare,
-        &static_bearer,
-        &authorization,
-    );
-    overhead(
-        &mut group,
-        &rt,
-        "proof_cache_hit",
-        &bare,
-        &protected,
-        &authorization,
-    );
-    overhead(
-        &mut group,
-        &rt,
-        "proof_cache_hit_wrapped",
-        &bare,
-        &wrapped,
-        &authorization,
-    );
-    overhead(
-        &mut group,
-        &rt,
-        "proof_cache_hit_router_layer",
-        &bare,
-        &router_layer,
-        &authorization,
-    );
-    overhead(
-        &mut group,
-        &rt,
-        "proof_cache_hit_policy",
-        &bare,
-        &with_policy,
-        &authorization,
-    );
-    group.finish();
+    // Each case under `server/NAME`, then paired against `bare` under `overhead/NAME`.
+    macro_rules! cases {
+        ($($name:literal => $app:expr),* $(,)?) => {
+            let mut group = c.benchmark_group("server");
+            bench_app(&mut group, &rt, "bare", &bare, &authorization);
+            $(bench_app(&mut group, &rt, $name, $app, &authorization);)*
+            bench_app(&mut group, &rt, "proof_reject_malformed", &protected, MALFORMED);
+            group.finish();
+            let mut group = c.benchmark_group("overhead");
+            $(overhead(&mut group, &rt, $name, &bare, $app, &authorization);)*
+            group.finish();
+        };
+    }
+    cases! {
+        "static_bearer" => &static_bearer,
+        "proof_cache_hit" => &protected,
+        "proof_cache_hit_wrapped" => &wrapped,
+        "proof_cache_hit_router_layer" => &router_layer,
+        "proof_cache_hit_policy" => &with_policy,
+    }
     assert_eq!(
         sts.calls(),
         2,
@@ -479,9 +421,7 @@ mod jwt {
                 .build()
                 .unwrap();
             let jwt_protected = IamAuthLayer::new(config).inner_body().layer(whoami());
-            let status = rt
-                .block_on(send(&jwt_protected, &jwt_authorization))
-                .status();
+            let status = status_of(rt, &jwt_protected, &jwt_authorization);
             assert_eq!(status, StatusCode::OK);
             if name == "jwt_cached_hit" {
                 cached = Some(jwt_protected.clone());

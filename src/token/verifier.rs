@@ -437,12 +437,6 @@ struct Verified {
 }
 
 impl Verified {
-    /// Whether `current` is the key that verified this token (the same key material and
-    /// algorithm, if not the same object).
-    fn verified_with(&self, current: &Arc<VerifyingKey>) -> bool {
-        current.same_as(&self.key)
-    }
-
     /// Whether the time checks pass at `now` (its `nbf`/`iat` with the leeway; `exp` is the
     /// entry's expiry).
     fn started_at(&self, now: SystemTime) -> bool {
@@ -586,7 +580,7 @@ impl JwtVerifier {
     /// refusal when the issuer has no such key now (or its keys cannot be fetched).
     async fn key_unchanged(&self, hit: &Verified) -> Result<bool, AuthError> {
         let current = self.inner.issuers[hit.issuer].key(&hit.kid).await?;
-        Ok(hit.verified_with(&current))
+        Ok(current.same_as(&hit.key))
     }
 
     /// The caller named by a token this verifier verified before, when that needs neither a
