@@ -4,26 +4,40 @@
 #   20-statement policy of benches/common/policy20.rs, and the fresh-proof path (every request a
 #   distinct proof verified by LocalSts).
 # Then the same comparisons in instructions per request, under callgrind (see the end).
-# Not run in CI: a full run takes about seven minutes on top of the release build.
-# Usage: scripts/load.sh [seconds per run, default 5] [connections, default 32] [rounds, default 9]
-# Each cached case is measured in rounds that alternate with its baseline (/healthz, no layer,
-# with the same Authorization header), the case first every other round, so that drift of the
-# machine and the order hit both alike; the table gives the medians of the rounds, and the median
-# of each round's ratio to its baseline. A control row compares the baseline with itself: the
-# spread that the method shows where there is no difference.
+# Not run in CI: a full run takes about ten minutes on top of the release build.
+# Usage: scripts/load.sh [seconds per run, default 3] [connections, default 32] [rounds, default 16]
+#                        [server starts per case, default 4]
+# The server and wrk do not share cores: the server runs on the first half of the CPUs (as many
+# tokio workers), wrk on the other half, so that the server's core is what runs out and the
+# figure is its throughput (sharing two cores, wrk and the server measured the scheduler as much as
+# the layer: the control's rounds spread over 16 points). Each cached case is measured in rounds
+# that alternate with its baseline (/healthz, no layer, with the same Authorization header), the
+# case first every other round, so that drift of the machine and the order hit both alike; the
+# rounds are spread over several starts of the server, so that no one process's memory layout
+# decides. The table gives the medians of the rounds, and the median of each round's ratio to its
+# baseline. A control row compares the baseline with itself: the spread that the method shows
+# where there is no difference.
 set -euo pipefail
 # Failures inside $(...) stop the script too.
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
-duration="${1:-5}"
+duration="${1:-3}"
 connections="${2:-32}"
-rounds="${3:-9}"
-command -v wrk >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y --no-install-recommends wrk valgrind >/dev/null; }
+rounds="${3:-16}"
+starts="${4:-4}"
+command -v wrk >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1 &&
+    command -v taskset >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y --no-install-recommends wrk valgrind util-linux >/dev/null; }
+# The server's CPUs and wrk's: halves of what this process may use (one machine with one CPU:
+# both on it).
+cpus="$(nproc)"
+server_cpus="$(( cpus > 1 ? cpus / 2 : 1 ))"
+wrk_threads="$(( cpus > 1 ? cpus - server_cpus : 1 ))"
+server_on=(taskset -c "0-$((server_cpus - 1))")
+wrk_on=(taskset -c "$(( cpus > 1 ? server_cpus : 0 ))-$((cpus - 1))")
 
 cargo build --quiet --release --features testing,jwt --example load_fixture --example whoami_server
 work="$(mktemp -d)"
-pids=()
 cleanup() {
     # Only the background jobs still running: a pid already reaped may belong to another process.
     for pid in $(jobs -pr); do kill "$pid" 2>/dev/null || true; done
@@ -33,7 +47,6 @@ trap cleanup EXIT
 
 # More distinct proofs than the fresh-proof case can use, so that all of its requests miss.
 target/release/examples/load_fixture "$work" 60000 2>"$work/fixture.log" &
-pids+=($!)
 for _ in $(seq 600); do [ -s "$work/sts" ] && break; sleep 0.2; done
 [ -s "$work/sts" ] || { cat "$work/fixture.log" >&2; exit 1; }
 
@@ -46,7 +59,6 @@ start_server() { # name port extra-env...
         IAM_AUTH_STS_CONNECT_TO="$(cat "$work/sts")" IAM_AUTH_TRUSTED_ISSUER="$(cat "$work/issuer")" \
         "$@" "${under[@]}" target/release/examples/whoami_server 2>"$work/$name.log" &
     server=$!
-    pids+=("$server")
     for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
     cat "$work/$name.log" >&2; exit 1
 }
@@ -55,7 +67,7 @@ start_server() { # name port extra-env...
 measure() { # label url [wrk args...]
     local label="$1" url="$2"; shift 2
     local out
-    out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$@" "$url")"
+    out="$("${wrk_on[@]}" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency "$@" "$url")"
     rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     no_refusals "$label" "$out"
@@ -71,26 +83,46 @@ micros() { awk '{v = $1 + 0; if ($1 ~ /ms$/) v *= 1000; else if ($1 ~ /[0-9]s$/)
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# Alternates a baseline and a layered case for $rounds rounds; prints the baseline's row and the
-# case's row (medians), with the median of the rounds' ratios of the case to the baseline.
-compare() { # label baseline_url url header
-    local label="$1" baseline_url="$2" url="$3" header="$4"
+# A port for each server started, so that none waits for the last one's to be free.
+next_port=18200
+# Starts whoami_server on the server's CPUs (as many tokio workers) with the given environment,
+# warms its caches with one request to `path`; sets $port.
+start_pinned() { # name path header extra-env...
+    local name="$1" path="$2" header="$3"; shift 3
+    port=$((next_port++))
+    under=("${server_on[@]}")
+    start_server "$name" "$port" TOKIO_WORKER_THREADS="$server_cpus" "$@"
+    under=()
+    curl -fs -H "$header" "http://127.0.0.1:$port$path" >/dev/null
+}
+stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
+
+# Alternates a baseline and a layered case for $rounds rounds, spread over $starts starts of the
+# server; prints the baseline's row and the case's row (medians), with the median of the rounds'
+# ratios of the case to the baseline.
+compare() { # label baseline_path path header extra-env...
+    local label="$1" baseline_path="$2" path="$3" header="$4"; shift 4
     local base_rps=() base_p99=() case_rps=() case_p99=()
-    local round
+    local round per_start=$(( (rounds + starts - 1) / starts ))
     for round in $(seq "$rounds"); do
+        if [ $(( (round - 1) % per_start )) = 0 ]; then
+            [ "$round" = 1 ] || stop_server
+            start_pinned "server$next_port" "$path" "$header" "$@"
+        fi
         # Each goes first every other round, so that any effect of the order (a run that
         # follows another may find the machine warmer or busier) falls on both alike.
         if [ $((round % 2)) = 1 ]; then
-            measure "baseline of $label" "$baseline_url" -H "$header"
+            measure "baseline of $label" "http://127.0.0.1:$port$baseline_path" -H "$header"
             base_rps+=("$rps"); base_p99+=("$p99")
         fi
-        measure "$label" "$url" -H "$header"
+        measure "$label" "http://127.0.0.1:$port$path" -H "$header"
         case_rps+=("$rps"); case_p99+=("$p99")
         if [ $((round % 2)) = 0 ]; then
-            measure "baseline of $label" "$baseline_url" -H "$header"
+            measure "baseline of $label" "http://127.0.0.1:$port$baseline_path" -H "$header"
             base_rps+=("$rps"); base_p99+=("$p99")
         fi
     done
+    stop_server
     local b c ratio i ratios=()
     b="$(printf '%s\n' "${base_rps[@]}" | median)"
     c="$(printf '%s\n' "${case_rps[@]}" | median)"
@@ -100,25 +132,23 @@ compare() { # label baseline_url url header
         ratios+=("$(awk -v a="${case_rps[$i]}" -v b="${base_rps[$i]}" 'BEGIN {print 100 * a / b}')")
     done
     ratio="$(printf '%s\n' "${ratios[@]}" | median)"
-    local bp cp
+    local bp cp low high
     bp="$(printf '%s\n' "${base_p99[@]}" | micros | median)"
     cp="$(printf '%s\n' "${case_p99[@]}" | micros | median)"
+    low="$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)"
+    high="$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)"
     printf '| no layer (`/healthz`), same header | %.0f | %.0f µs | baseline |\n' "$b" "$bp"
-    printf '| %s | %.0f | %.0f µs | %.1f%% (rounds: %s) |\n' "$label" "$c" "$cp" "$ratio" \
-        "$(printf '%.0f%% ' "${ratios[@]}" | sed 's/ $//')"
+    printf '| %s | %.0f | %.0f µs | %.1f%% (rounds: %.0f%% to %.0f%%) |\n' "$label" "$c" "$cp" \
+        "$ratio" "$low" "$high"
 }
 
-# Every fresh proof is an STS call from 127.0.0.1: lift the STS budgets (cached tokens never spend
-# them).
-start_server any 18181 IAM_AUTH_ALLOW_ANY_ACCOUNT=1 IAM_AUTH_STS_BUDGET_PER_CLIENT=100000/1 \
-    IAM_AUTH_STS_BUDGET_PER_ACCESS_KEY=100000/1 IAM_AUTH_STS_BUDGET_OVERALL=100000/1
-proof="Bearer $(cat "$work/proof")"
-jwt="Bearer $(cat "$work/jwt")"
-# Warm the caches.
-curl -fs -H "Authorization: $proof" http://127.0.0.1:18181/ping >/dev/null
-curl -fs -H "Authorization: $jwt" http://127.0.0.1:18181/ping >/dev/null
+proof="Authorization: Bearer $(cat "$work/proof")"
+jwt="Authorization: Bearer $(cat "$work/jwt")"
+any=(IAM_AUTH_ALLOW_ANY_ACCOUNT=1)
 
-echo "wrk -t2 -c$connections -d${duration}s, whoami_server --release, medians of $rounds rounds"
+echo "wrk -t$wrk_threads -c$connections -d${duration}s on CPUs ${wrk_on[2]}, whoami_server --release" \
+    "on CPUs ${server_on[2]} ($server_cpus tokio workers), medians of $rounds rounds over $starts" \
+    "starts of the server"
 echo
 # Each layered case is compared with /healthz (no layer) receiving the same Authorization header,
 # so that the two differ only by the layer (hyper parses a 1-2 KiB header either way). The p99
@@ -126,18 +156,19 @@ echo
 echo "| path | requests/s | p99 | vs no layer, same header |"
 echo "|---|---|---|---|"
 # The control: the baseline against itself.
-compare "control: \`/healthz\` again (no layer)" http://127.0.0.1:18181/healthz \
-    http://127.0.0.1:18181/healthz "Authorization: $proof"
-compare "\`/ping\`, cached proof" http://127.0.0.1:18181/healthz http://127.0.0.1:18181/ping "Authorization: $proof"
-compare "\`/ping\`, cached JWT" http://127.0.0.1:18181/healthz http://127.0.0.1:18181/ping "Authorization: $jwt"
+compare "control: \`/healthz\` again (no layer)" /healthz /healthz "$proof" "${any[@]}"
+compare "\`/ping\`, cached proof" /healthz /ping "$proof" "${any[@]}"
+compare "\`/ping\`, cached JWT" /healthz /ping "$jwt" "${any[@]}"
 if [ -s "$work/policy20.json" ]; then
-    start_server policy 18182 IAM_AUTH_POLICY_FILE="$work/policy20.json"
-    curl -fs -H "Authorization: $proof" http://127.0.0.1:18182/ping >/dev/null
-    compare "\`/ping\`, cached proof, 20-statement policy" http://127.0.0.1:18182/healthz \
-        http://127.0.0.1:18182/ping "Authorization: $proof"
+    compare "\`/ping\`, cached proof, 20-statement policy" /healthz /ping "$proof" \
+        IAM_AUTH_POLICY_FILE="$work/policy20.json"
 fi
-# The fresh-proof case runs once: each round would need its own unused proofs.
-LOAD_TOKENS="$work/fresh.txt" measure "fresh proofs" http://127.0.0.1:18181/ping -s scripts/load.lua
+# The fresh-proof case runs once: each round would need its own unused proofs. Every fresh proof
+# is an STS call from 127.0.0.1: lift the STS budgets (cached tokens never spend them).
+start_pinned fresh /healthz "$proof" "${any[@]}" IAM_AUTH_STS_BUDGET_PER_CLIENT=100000/1 \
+    IAM_AUTH_STS_BUDGET_PER_ACCESS_KEY=100000/1 IAM_AUTH_STS_BUDGET_OVERALL=100000/1
+LOAD_TOKENS="$work/fresh.txt" measure "fresh proofs" "http://127.0.0.1:$port/ping" -s scripts/load.lua
+stop_server
 printf '| `/ping`, fresh proof each request (LocalSts) | %.0f | %.0f µs | |\n' "$rps" "$(micros <<<"$p99")"
 
 # The same comparisons counted in instructions: each server under callgrind with one worker
@@ -168,8 +199,6 @@ compare_instructions() { # label name port header
     printf '| %s | %s | %+d (%+.1f%%) |\n' "$label" "$layered" "$((layered - base))" \
         "$(awk -v a="$layered" -v b="$base" 'BEGIN {print 100 * (a - b) / b}')"
 }
-# The wrk servers are done: only the fixture stays.
-for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
 echo
 echo "Instructions per request, user space (callgrind, one worker thread, wrk -t1 -c8 -d${duration}s):"
 echo
@@ -180,11 +209,11 @@ for name in proof jwt policy; do
     case "$name" in
         policy) [ -s "$work/policy20.json" ] || continue
                 start_server "cg.$name" 18183 TOKIO_WORKER_THREADS=1 IAM_AUTH_POLICY_FILE="$work/policy20.json"
-                header="Authorization: $proof"; label="\`/ping\`, cached proof, 20-statement policy" ;;
+                header="$proof"; label="\`/ping\`, cached proof, 20-statement policy" ;;
         proof)  start_server "cg.$name" 18183 TOKIO_WORKER_THREADS=1 IAM_AUTH_ALLOW_ANY_ACCOUNT=1
-                header="Authorization: $proof"; label="\`/ping\`, cached proof" ;;
+                header="$proof"; label="\`/ping\`, cached proof" ;;
         jwt)    start_server "cg.$name" 18183 TOKIO_WORKER_THREADS=1 IAM_AUTH_ALLOW_ANY_ACCOUNT=1
-                header="Authorization: $jwt"; label="\`/ping\`, cached JWT" ;;
+                header="$jwt"; label="\`/ping\`, cached JWT" ;;
     esac
     curl -fs -H "$header" http://127.0.0.1:18183/ping >/dev/null
     compare_instructions "$label" "$name" 18183 "$header"
