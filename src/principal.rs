@@ -70,11 +70,13 @@ impl IamPrincipal {
 
     /// The same identity, authenticated by `method`.
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    #[inline]
     pub(crate) fn with_method(self, method: AuthMethod) -> Self {
         Self { method, ..self }
     }
 
     /// How this caller authenticated (the policy key `tower-iam-auth:AuthMethod`).
+    #[inline]
     pub fn auth_method(&self) -> AuthMethod {
         self.method
     }
@@ -132,12 +134,14 @@ impl IamPrincipal {
 impl IamPrincipal {
     /// Whether both are the same verified identity object (a cheap identity test for caches).
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    #[inline]
     pub(crate) fn same_as(&self, other: &IamPrincipal) -> bool {
         Arc::ptr_eq(&self.identity, &other.identity)
     }
 
     /// The address of the identity, for hashing alongside [`same_as`](Self::same_as).
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    #[inline]
     pub(crate) fn identity_addr(&self) -> usize {
         Arc::as_ptr(&self.identity) as usize
     }
@@ -145,6 +149,7 @@ impl IamPrincipal {
     /// Refuses root and federated users unless allowed: the one rule behind the layer's and the
     /// JWT verifier's `allow_root` / `allow_federated_users`.
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    #[inline]
     pub(crate) fn check_kind(
         self,
         allow_root: bool,

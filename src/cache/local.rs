@@ -41,6 +41,7 @@ impl<T> Entry<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn live_at(&self, now: SystemTime) -> bool {
         self.expires_at > now
     }
@@ -100,12 +101,14 @@ impl<T: Clone + Send + Sync + 'static> LocalStore<T> {
     }
 
     /// The value for `key` if it is live at `now`; a stale entry is dropped.
+    #[inline]
     pub(crate) fn get(&self, key: &[u8], now: SystemTime) -> Option<T> {
         self.get_with(key, now, T::clone)
     }
 
     /// `read` of the value for `key` if it is live at `now` (as [`get`](Self::get)): on a hit
     /// in the table of recent hits, the caller takes what it needs without a clone of the value.
+    #[inline]
     pub(crate) fn get_with<R>(
         &self,
         key: &[u8],

@@ -125,6 +125,7 @@ impl ProofCache {
     /// Looks a token up in the in-process store. Stale entries (by the injected clock) are
     /// dropped and reported as a miss. The shared store is consulted by
     /// [`get_or_verify`](Self::get_or_verify), after local validation.
+    #[inline]
     pub fn lookup(&self, token: &[u8]) -> Lookup {
         let now = self.clock.now();
         if let Some(principal) = self.verified.get(token, now) {

@@ -66,6 +66,7 @@ impl<T: Clone> Recent<T> {
     /// holds a whole sample wherever it sits in the key: in a proof or a JWT it ends the token, in
     /// a Vault login body it lies in the middle. So distinct tokens still spread over the slots.
     /// Placement is all the hash decides: a hit still compares every byte of the key.
+    #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
         let len = key.len();
         if len <= SAMPLED_ABOVE {
@@ -92,6 +93,7 @@ impl<T: Clone> Recent<T> {
         self.hasher.hash_one(acc)
     }
 
+    #[inline]
     fn slot(&self, hash: u64) -> &ArcSwapOption<Slot<T>> {
         // Truncating the hash is the point: its low bits pick the slot.
         #[allow(clippy::cast_possible_truncation)]
@@ -107,6 +109,7 @@ impl<T: Clone> Recent<T> {
 
     /// `read` of the value for `key` if its slot holds it and it is live at `now`: the caller
     /// takes what it needs of the value without cloning all of it.
+    #[inline]
     pub(crate) fn get_with<R>(
         &self,
         hash: u64,

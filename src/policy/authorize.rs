@@ -202,6 +202,7 @@ mod memo {
         static TABLE: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
     }
 
+    #[inline]
     fn index(set: &Arc<PolicySet>, request: &AuthzRequest<'_>) -> usize {
         let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
         h.write_usize(Arc::as_ptr(set) as usize);
@@ -212,6 +213,7 @@ mod memo {
     }
 
     /// The decision for `request`, remembered when the set allows it.
+    #[inline]
     pub(super) fn decide(
         set: &Arc<PolicySet>,
         request: &AuthzRequest<'_>,

@@ -159,11 +159,13 @@ impl Decision {
     }
 
     /// What the decision says.
+    #[inline]
     pub fn outcome(&self) -> Outcome {
         self.outcome
     }
 
     /// Whether the request may proceed.
+    #[inline]
     pub fn is_allowed(&self) -> bool {
         self.outcome == Outcome::Allow
     }

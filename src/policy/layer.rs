@@ -213,6 +213,7 @@ pub(crate) struct Enforcement {
 
 impl Enforcement {
     /// Decides one request for `principal` (`None`: anonymous). `Ok` lets it through.
+    #[inline]
     pub(crate) fn enforce<B>(
         &self,
         request: &Request<B>,
@@ -249,6 +250,7 @@ impl Enforcement {
     }
 
     /// Decides a request already described (the token exchange builds its own).
+    #[inline]
     pub(crate) fn decide(&self, mut authz: AuthzRequest<'_>) -> Result<(), AuthError> {
         authz.dry_run = self.dry_run;
         let principal = authz.principal;

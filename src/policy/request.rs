@@ -41,6 +41,7 @@ pub struct AuthzRequest<'a> {
 impl<'a> AuthzRequest<'a> {
     /// A request for `method` on `uri` with `headers`, from an anonymous caller, at the system
     /// time. Set the rest with the other methods.
+    #[inline]
     pub fn new(method: &'a Method, uri: &'a http::Uri, headers: &'a HeaderMap) -> Self {
         Self {
             principal: None,
@@ -66,12 +67,14 @@ impl<'a> AuthzRequest<'a> {
     }
 
     /// The verified caller; `None` for an anonymous caller.
+    #[inline]
     pub fn principal(mut self, principal: Option<&'a IamPrincipal>) -> Self {
         self.principal = principal;
         self
     }
 
     /// How the caller authenticated.
+    #[inline]
     pub fn auth_method(mut self, method: Option<AuthMethod>) -> Self {
         self.auth_method = method;
         self
@@ -80,6 +83,7 @@ impl<'a> AuthzRequest<'a> {
     /// The client address (`aws:SourceIp`); `None` when the source has none for this request.
     /// A policy that reads `aws:SourceIp` refuses to decide (`500 policy.not_enforceable`) for a
     /// request built without this call.
+    #[inline]
     pub fn source_ip(mut self, ip: Option<IpAddr>) -> Self {
         self.source_ip = ip;
         self.source_ip_declared = true;
@@ -94,6 +98,7 @@ impl<'a> AuthzRequest<'a> {
 
     /// The matched route template (`tower-iam-auth:Route`). As for
     /// [`source_ip`](Self::source_ip), a policy that reads it refuses to decide without it.
+    #[inline]
     pub fn route(mut self, route: Option<&'a str>) -> Self {
         self.route = route;
         self.route_declared = true;
@@ -107,6 +112,7 @@ impl<'a> AuthzRequest<'a> {
     }
 
     /// Replaces the path (e.g. with axum's `OriginalUri` under `nest`).
+    #[inline]
     pub fn path(mut self, path: &'a str) -> Self {
         self.path = path;
         self
@@ -158,6 +164,7 @@ impl<'a> AuthzRequest<'a> {
     }
 
     /// Reads the time from `clock` when a policy asks for it (not on every request).
+    #[inline]
     pub(crate) fn clock(mut self, clock: &'a crate::clock::SharedClock) -> Self {
         self.clock = Some(clock);
         self

@@ -54,6 +54,7 @@ impl PolicySet {
     }
 
     /// Whether every layer decides on the principal, the method and the path alone.
+    #[inline]
     pub(crate) fn memoizable(&self) -> bool {
         self.layers.iter().all(|(_, p)| p.inner.static_inputs)
     }

@@ -134,6 +134,7 @@ impl ProofRules {
     }
 
     /// The cap on a token's length in bytes.
+    #[inline]
     pub fn max_token_bytes(&self) -> usize {
         self.max_token_bytes
     }

@@ -83,7 +83,10 @@ where
         );
         // A token verified before (or remembered as rejected by STS), and a header refused as it
         // stands, are decided here, and the request goes on with the inner service's own future.
-        let now = span.in_scope(|| authenticate_now(&self.shared, request.headers_mut(), &span));
+        // `enter` rather than `in_scope`: the same, without a closure in the way of inlining.
+        let entered = span.enter();
+        let now = authenticate_now(&self.shared, request.headers_mut(), &span);
+        drop(entered);
         if let Some(authenticated) = now {
             return match decide(&self.shared, &mut request, authenticated, &span, started) {
                 // The service polled ready is the one called: no clone.
@@ -121,7 +124,9 @@ fn decide<B>(
     span: &tracing::Span,
     started: Option<std::time::Instant>,
 ) -> Result<(), Box<Response<Bytes>>> {
-    let outcome = span.in_scope(|| enforce(shared, request, authenticated));
+    let entered = span.enter();
+    let outcome = enforce(shared, request, authenticated);
+    drop(entered);
     let (outcome_label, reason) = match &outcome {
         Ok(_) => ("allowed", "none"),
         Err(error) if error.status().is_server_error() => ("unavailable", error.reason().as_str()),
@@ -157,6 +162,7 @@ fn decide<B>(
 
 /// The decision when it needs no waiting: a token verified before, or a refusal made locally.
 /// `None`: the token must be verified (cache miss, or a JWT its verifier has not seen).
+#[inline]
 fn authenticate_now(
     shared: &Shared,
     headers: &mut http::HeaderMap,
@@ -202,6 +208,7 @@ async fn authenticate_later(
 /// (when not) or repeated. It is marked sensitive as it is read, before any decision: verified or
 /// not, the credential is not for the logs of the layers inside (tower-http's `TraceLayer`,
 /// axum's debug output...).
+#[inline]
 fn marked_token_header<'h>(
     shared: &Shared,
     headers: &'h mut http::HeaderMap,
@@ -230,6 +237,7 @@ fn marked_token_header<'h>(
 }
 
 /// The allowed accounts and the policy, for an authenticated (or anonymous) caller.
+#[inline]
 fn enforce<B>(
     shared: &Shared,
     request: &Request<B>,
@@ -290,6 +298,7 @@ async fn verify_bearer_later(
 }
 
 /// The proof format a token's prefix names; `None`: not a proof (a JWT, for the verifier).
+#[inline]
 fn token_format(token: &[u8]) -> Option<ProofFormat> {
     ProofFormat::ALL
         .iter()
@@ -300,6 +309,7 @@ fn token_format(token: &[u8]) -> Option<ProofFormat> {
 /// What [`verify_bearer`] decides without waiting: a proof or JWT verified before, or a
 /// refusal made locally. `None`: a proof missing from the cache, or a JWT its verifier must
 /// verify. The token's format is recorded on `span`.
+#[inline]
 fn verify_bearer_now(
     shared: &Shared,
     token: &[u8],
@@ -404,11 +414,13 @@ async fn verify_miss(
 
 /// The caller a [`TokenVerifier`](super::TokenVerifier) named: authenticated by JWT, and refused
 /// if its kind is not allowed.
+#[inline]
 fn jwt_caller(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrincipal, AuthError> {
     check_kind(config, principal.with_method(AuthMethod::Jwt))
 }
 
 /// Refuses root and federated users unless the configuration allows them.
+#[inline]
 fn check_kind(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrincipal, AuthError> {
     principal.check_kind(config.allow_root, config.allow_federated_users)
 }
@@ -416,6 +428,7 @@ fn check_kind(config: &IamAuthConfig, principal: IamPrincipal) -> Result<IamPrin
 /// Extracts the token of `Authorization: Bearer <token>` (RFC 6750 §2.1), capping its size
 /// before looking at it; with `require_bearer` false, a value without a scheme is the token
 /// itself. Its characters are checked by [`b64token`] on a cache miss.
+#[inline]
 fn bearer_token(
     header: Option<&HeaderValue>,
     max_token_bytes: usize,

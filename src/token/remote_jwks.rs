@@ -41,6 +41,7 @@ struct Snapshot {
 }
 
 impl Snapshot {
+    #[inline]
     fn is_fresh(&self) -> bool {
         match (self.fresh_until, self.fetched_at) {
             (Some(until), _) => Instant::now() < until,
@@ -150,6 +151,7 @@ impl RemoteJwks {
     /// (no fetch needed) and holds a key for `kid`; `None` otherwise. `keys_version`: the
     /// [`keys_version_holding`](Self::keys_version_holding) of `kid` and `key` when they were
     /// seen together, which answers without a lookup while the keys have not changed since.
+    #[inline]
     pub(crate) fn key_still_current(
         &self,
         kid: &str,

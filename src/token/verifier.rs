@@ -439,6 +439,7 @@ struct Verified {
 impl Verified {
     /// Whether the time checks pass at `now` (its `nbf`/`iat` with the leeway; `exp` is the
     /// entry's expiry).
+    #[inline]
     fn started_at(&self, now: SystemTime) -> bool {
         self.valid_from.is_none_or(|from| now >= from)
     }
@@ -589,6 +590,7 @@ impl JwtVerifier {
     /// [`verify`](Self::verify) decides.
     ///
     /// `token` may be any bytes: only tokens that passed every check are remembered.
+    #[inline]
     pub(crate) fn verify_remembered(&self, token: &[u8]) -> Option<IamPrincipal> {
         let inner = &*self.inner;
         let now = inner.clock.now();
