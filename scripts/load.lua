@@ -1,21 +1,34 @@
 -- wrk script: each request carries the next proof of $LOAD_TOKENS (one per line), so that every
--- request is a cache miss verified by LocalSts until the list runs out. `done` reports how many
--- requests were sent, so that a run longer than the list is visible (its tail would be hits).
+-- request is a cache miss verified by LocalSts. Each of wrk's $LOAD_THREADS threads takes its own
+-- share of the list; `done` reports how many proofs were sent, and says "proofs reused" when a
+-- thread ran past its share (its tail would be cache hits).
 local tokens = {}
 local next_token = 1
-local sent = 0
+-- Globals, read by `done` through `thread:get`.
+sent = 0
+share = 0
+
+local threads = {}
+local listed
+
+function setup(thread)
+  if not listed then
+    listed = 0
+    for _ in io.lines(os.getenv("LOAD_TOKENS")) do
+      listed = listed + 1
+    end
+  end
+  threads[#threads + 1] = thread
+  local each = math.floor(listed / tonumber(os.getenv("LOAD_THREADS") or "1"))
+  thread:set("offset", (#threads - 1) * each)
+  thread:set("share", each)
+end
 
 function init(args)
   for line in io.lines(os.getenv("LOAD_TOKENS")) do
     tokens[#tokens + 1] = "Bearer " .. line
   end
-  -- Each wrk thread starts at its own offset of the list (`offset` is set by `setup`).
   next_token = (tonumber(offset) or 0) + 1
-end
-
-function setup(thread)
-  thread_count = (thread_count or 0) + 1
-  thread:set("offset", (thread_count - 1) * 30000)
 end
 
 function request()
@@ -23,4 +36,17 @@ function request()
   next_token = next_token + 1
   sent = sent + 1
   return wrk.format("GET", "/ping", { ["Authorization"] = token })
+end
+
+function done(summary, latency, requests)
+  local total, reused = 0, false
+  for _, thread in ipairs(threads) do
+    local count = thread:get("sent")
+    total = total + count
+    reused = reused or count > thread:get("share")
+  end
+  io.write(string.format("fresh proofs sent: %d of %d listed\n", total, listed))
+  if reused then
+    io.write("proofs reused: a thread sent more than its share of the list\n")
+  end
 end

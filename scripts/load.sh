@@ -25,16 +25,32 @@ duration="${1:-3}"
 connections="${2:-32}"
 rounds="${3:-16}"
 starts="${4:-4}"
+for value in "$duration" "$connections" "$rounds" "$starts"; do
+    [[ "$value" =~ ^[1-9][0-9]*$ ]] ||
+        { echo "usage: scripts/load.sh [seconds] [connections] [rounds] [starts] (positive integers)" >&2; exit 2; }
+done
 command -v wrk >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1 &&
     command -v taskset >/dev/null 2>&1 ||
     { apt-get update -qq && apt-get install -y --no-install-recommends wrk valgrind util-linux >/dev/null; }
-# The server's CPUs and wrk's: halves of what this process may use (one machine with one CPU:
+# The server's CPUs and wrk's: halves of the CPUs this process may use (a machine with one CPU:
 # both on it).
-cpus="$(nproc)"
+allowed=()
+IFS=, read -ra ranges <<<"$(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status)"
+for range in "${ranges[@]}"; do
+    for ((cpu = ${range%-*}; cpu <= ${range#*-}; cpu++)); do allowed+=("$cpu"); done
+done
+cpus="${#allowed[@]}"
 server_cpus="$(( cpus > 1 ? cpus / 2 : 1 ))"
 wrk_threads="$(( cpus > 1 ? cpus - server_cpus : 1 ))"
-server_on=(taskset -c "0-$((server_cpus - 1))")
-wrk_on=(taskset -c "$(( cpus > 1 ? server_cpus : 0 ))-$((cpus - 1))")
+comma_list() { local IFS=,; echo "$*"; }
+server_cpu_list="$(comma_list "${allowed[@]:0:server_cpus}")"
+wrk_cpu_list="$(comma_list "${allowed[@]:$(( cpus > 1 ? server_cpus : 0 ))}")"
+server_on=(taskset -c "$server_cpu_list")
+wrk_on=(taskset -c "$wrk_cpu_list")
+[ "$connections" -ge "$wrk_threads" ] ||
+    { echo "error: at least $wrk_threads connections (one per wrk thread)" >&2; exit 2; }
+# The rounds of a comparison run on one server start after another, this many on each.
+per_start=$(( (rounds + starts - 1) / starts ))
 
 cargo build --quiet --release --features testing,jwt --example load_fixture --example whoami_server
 work="$(mktemp -d)"
@@ -63,11 +79,12 @@ start_server() { # name port extra-env...
     cat "$work/$name.log" >&2; exit 1
 }
 
-# Runs wrk once; sets $rps and $p99, and fails on any refusal.
+# Runs wrk once; sets $rps, $p99 and $wrk_out (its output), and fails on any refusal.
 measure() { # label url [wrk args...]
     local label="$1" url="$2"; shift 2
     local out
     out="$("${wrk_on[@]}" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency "$@" "$url")"
+    wrk_out="$out"
     rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     no_refusals "$label" "$out"
@@ -94,6 +111,10 @@ start_pinned() { # name path header extra-env...
     start_server "$name" "$port" TOKIO_WORKER_THREADS="$server_cpus" "$@"
     under=()
     curl -fs -H "$header" "http://127.0.0.1:$port$path" >/dev/null
+    # A first second of load that counts for neither side: a server just started is slower,
+    # and the first round of each start would otherwise always take it for the same side.
+    "${wrk_on[@]}" wrk -t"$wrk_threads" -c"$connections" -d1s -H "$header" \
+        "http://127.0.0.1:$port$path" >/dev/null
 }
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 
@@ -103,7 +124,7 @@ stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 compare() { # label baseline_path path header extra-env...
     local label="$1" baseline_path="$2" path="$3" header="$4"; shift 4
     local base_rps=() base_p99=() case_rps=() case_p99=()
-    local round per_start=$(( (rounds + starts - 1) / starts ))
+    local round
     for round in $(seq "$rounds"); do
         if [ $(( (round - 1) % per_start )) = 0 ]; then
             [ "$round" = 1 ] || stop_server
@@ -146,9 +167,9 @@ proof="Authorization: Bearer $(cat "$work/proof")"
 jwt="Authorization: Bearer $(cat "$work/jwt")"
 any=(IAM_AUTH_ALLOW_ANY_ACCOUNT=1)
 
-echo "wrk -t$wrk_threads -c$connections -d${duration}s on CPUs ${wrk_on[2]}, whoami_server --release" \
-    "on CPUs ${server_on[2]} ($server_cpus tokio workers), medians of $rounds rounds over $starts" \
-    "starts of the server"
+echo "wrk -t$wrk_threads -c$connections -d${duration}s on CPUs $wrk_cpu_list, whoami_server --release" \
+    "on CPUs $server_cpu_list ($server_cpus tokio workers), medians of $rounds rounds over" \
+    "$(( (rounds + per_start - 1) / per_start )) starts of the server"
 echo
 # Each layered case is compared with /healthz (no layer) receiving the same Authorization header,
 # so that the two differ only by the layer (hyper parses a 1-2 KiB header either way). The p99
@@ -167,8 +188,11 @@ fi
 # is an STS call from 127.0.0.1: lift the STS budgets (cached tokens never spend them).
 start_pinned fresh /healthz "$proof" "${any[@]}" IAM_AUTH_STS_BUDGET_PER_CLIENT=100000/1 \
     IAM_AUTH_STS_BUDGET_PER_ACCESS_KEY=100000/1 IAM_AUTH_STS_BUDGET_OVERALL=100000/1
-LOAD_TOKENS="$work/fresh.txt" measure "fresh proofs" "http://127.0.0.1:$port/ping" -s scripts/load.lua
+LOAD_TOKENS="$work/fresh.txt" LOAD_THREADS="$wrk_threads" \
+    measure "fresh proofs" "http://127.0.0.1:$port/ping" -s scripts/load.lua
 stop_server
+# load.lua says when a thread ran past its share of the list (its tail would be cache hits).
+grep -q "proofs reused" <<<"$wrk_out" && { echo "$wrk_out" >&2; echo "error: too few fresh proofs" >&2; exit 1; }
 printf '| `/ping`, fresh proof each request (LocalSts) | %.0f | %.0f µs | |\n' "$rps" "$(micros <<<"$p99")"
 
 # The same comparisons counted in instructions: each server under callgrind with one worker
