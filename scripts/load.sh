@@ -13,8 +13,8 @@
 # the layer: the control's rounds spread over 16 points). Each cached case is measured in rounds
 # that alternate with its baseline (/healthz, no layer, with the same Authorization header), the
 # case first every other round, so that drift of the machine and the order hit both alike; the
-# rounds are spread over several starts of the server, so that no one process's memory layout
-# decides. The table gives the medians of the rounds, and the median of each round's ratio to its
+# rounds are spread over several starts of the server, so that no one process's speed decides
+# (separate starts of one build have differed by a few points). The table gives the medians of the rounds, and the median of each round's ratio to its
 # baseline. A control row compares the baseline with itself: the spread that the method shows
 # where there is no difference.
 set -euo pipefail
@@ -79,11 +79,14 @@ start_server() { # name port extra-env...
     cat "$work/$name.log" >&2; exit 1
 }
 
+# wrk on its CPUs, with its threads and connections.
+wrk_pinned() { "${wrk_on[@]}" wrk -t"$wrk_threads" -c"$connections" "$@"; }
+
 # Runs wrk once; sets $rps, $p99 and $wrk_out (its output), and fails on any refusal.
 measure() { # label url [wrk args...]
     local label="$1" url="$2"; shift 2
     local out
-    out="$("${wrk_on[@]}" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency "$@" "$url")"
+    out="$(wrk_pinned -d"${duration}s" --latency "$@" "$url")"
     wrk_out="$out"
     rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
@@ -113,8 +116,7 @@ start_pinned() { # name path header extra-env...
     curl -fs -H "$header" "http://127.0.0.1:$port$path" >/dev/null
     # A first second of load that counts for neither side: a server just started is slower,
     # and the first round of each start would otherwise always take it for the same side.
-    "${wrk_on[@]}" wrk -t"$wrk_threads" -c"$connections" -d1s -H "$header" \
-        "http://127.0.0.1:$port$path" >/dev/null
+    wrk_pinned -d1s -H "$header" "http://127.0.0.1:$port$path" >/dev/null
 }
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 
