@@ -1,7 +1,8 @@
 //! [`Authorize`], the seam between the layers and whatever decides, and [`PolicyHandle`], the
 //! reloadable policy that is its usual implementation.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -12,6 +13,7 @@ use super::options::PolicyOptions;
 use super::request::AuthzRequest;
 use super::set::PolicySet;
 use crate::error::AuthError;
+use crate::principal::IamPrincipal;
 
 /// Decides whether a request may proceed. Synchronous and pure: no I/O on the request path.
 ///
@@ -58,13 +60,42 @@ impl<F> std::fmt::Debug for AuthorizeFn<F> {
 /// `tower_iam_auth::policy`; `DEBUG` for allows, `INFO` for denials).
 #[derive(Clone)]
 pub struct PolicyHandle {
-    current: Arc<ArcSwap<PolicySet>>,
+    inner: Arc<HandleInner>,
+}
+
+struct HandleInner {
+    current: ArcSwap<InForce>,
+    /// The generation of `current`, read on its own by [`PolicyHandle::remembered`]: stored after
+    /// `current`, under `replacing`, so that it names the set in force once a replace returns.
+    generation: AtomicU64,
+    /// Held by `replace`, so that two replacing at once cannot leave `generation` naming the set
+    /// that the other one stored.
+    replacing: Mutex<()>,
+}
+
+/// A set in force and its generation: a number no other set of any handle in the process ever
+/// had, so that a decision remembered under it is one this set made.
+struct InForce {
+    generation: u64,
+    set: Arc<PolicySet>,
+}
+
+impl InForce {
+    fn new(set: PolicySet) -> Self {
+        /// Generations are drawn from one counter for every handle: a `u64` counted up by one
+        /// does not wrap.
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self {
+            generation: NEXT.fetch_add(1, Ordering::Relaxed),
+            set: Arc::new(set),
+        }
+    }
 }
 
 impl std::fmt::Debug for PolicyHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PolicyHandle")
-            .field("current", &self.current.load())
+            .field("current", &self.inner.current.load().set)
             .finish()
     }
 }
@@ -72,14 +103,19 @@ impl std::fmt::Debug for PolicyHandle {
 impl PolicyHandle {
     /// A handle on `policies` (a [`Policy`] or a [`PolicySet`]).
     pub fn new(policies: impl Into<PolicySet>) -> Self {
+        let in_force = InForce::new(policies.into());
         Self {
-            current: Arc::new(ArcSwap::from_pointee(policies.into())),
+            inner: Arc::new(HandleInner {
+                generation: AtomicU64::new(in_force.generation),
+                current: ArcSwap::from_pointee(in_force),
+                replacing: Mutex::new(()),
+            }),
         }
     }
 
     /// The policies in force.
     pub fn current(&self) -> Arc<PolicySet> {
-        self.current.load_full()
+        self.inner.current.load().set.clone()
     }
 
     /// Puts `policies` in force.
@@ -88,7 +124,31 @@ impl PolicyHandle {
         for (name, policy) in policies.layers() {
             tracing::info!(target: "tower_iam_auth::policy", layer = name, policy_id = policy.id(), policy_hash = policy.hash(), "policy loaded");
         }
-        self.current.store(Arc::new(policies));
+        // Guards no data of its own: a poisoned lock is as good as a held one.
+        let _one_at_a_time = self
+            .inner
+            .replacing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let in_force = InForce::new(policies);
+        let generation = in_force.generation;
+        self.inner.current.store(Arc::new(in_force));
+        self.inner.generation.store(generation, Ordering::Release);
+    }
+
+    /// The decision this thread remembers for `principal`, `method` and `path` under the set in
+    /// force, without loading the set: what [`authorize`](Authorize::authorize) would return for
+    /// a request with these parts (only sets whose decisions depend on nothing else are
+    /// remembered). `None`: nothing remembered; authorize the request.
+    #[inline]
+    pub(crate) fn remembered(
+        &self,
+        principal: &IamPrincipal,
+        method: &http::Method,
+        path: &str,
+    ) -> Option<Decision> {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        memo::remembered(generation, Some(principal), method, path)
     }
 
     /// Loads a JSON document and puts it in force as the only policy. If it does not load, the
@@ -124,14 +184,15 @@ const MAX_LOGGED_PATH: usize = 256;
 
 impl Authorize for PolicyHandle {
     fn authorize(&self, request: &AuthzRequest<'_>) -> Result<Decision, AuthError> {
-        let set = self.current.load();
+        let in_force = self.inner.current.load();
+        let set = &in_force.set;
         // The audit event is `DEBUG` for allows and `INFO` for denials: when neither level is
         // on, skip its clock reads and field work entirely.
         let debug = tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::DEBUG);
         let info =
             debug || tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::INFO);
         let started = info.then(Instant::now);
-        let decision = memo::decide(&set, request)?;
+        let decision = memo::decide(in_force.generation, set, request)?;
         let allowed = decision.outcome() == Outcome::Allow;
         if !(debug || (info && !allowed)) {
             return Ok(decision);
@@ -173,12 +234,12 @@ impl Authorize for PolicyHandle {
 /// Remembered decisions, per thread: a policy set whose decisions depend only on the principal,
 /// the method and the path is evaluated once per (set, principal, method, path), as a proof is
 /// verified once per token. Each thread keeps a small direct-mapped table; an entry holds the
-/// set and the principal themselves, so that neither address can be reused while it stands,
-/// and a reload (a new set) never meets an old entry.
+/// set's generation (never reused, see [`InForce`]) and the principal itself, so that its
+/// address cannot be reused while the entry stands, and a reload (a new generation) never meets
+/// an old entry.
 mod memo {
     use std::cell::RefCell;
     use std::hash::{BuildHasher, Hasher};
-    use std::sync::Arc;
 
     use super::super::compiled::Decision;
     use super::super::request::AuthzRequest;
@@ -189,7 +250,7 @@ mod memo {
     const SLOTS: usize = 256;
 
     struct Slot {
-        set: Arc<PolicySet>,
+        generation: u64,
         principal: Option<IamPrincipal>,
         method: http::Method,
         /// Reused when the slot is taken over, so that two requests sharing a slot do not
@@ -203,44 +264,62 @@ mod memo {
     }
 
     #[inline]
-    fn index(set: &Arc<PolicySet>, request: &AuthzRequest<'_>) -> usize {
+    fn index(
+        generation: u64,
+        principal: Option<&IamPrincipal>,
+        method: &http::Method,
+        path: &str,
+    ) -> usize {
         let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
-        h.write_usize(Arc::as_ptr(set) as usize);
-        h.write_usize(request.principal.map_or(0, IamPrincipal::identity_addr));
-        h.write(request.method.as_str().as_bytes());
-        h.write(request.path.as_bytes());
+        h.write_u64(generation);
+        h.write_usize(principal.map_or(0, IamPrincipal::identity_addr));
+        h.write(method.as_str().as_bytes());
+        h.write(path.as_bytes());
         (h.finish() as usize) % SLOTS
     }
 
-    /// The decision for `request`, remembered when the set allows it.
+    /// The decision remembered on this thread for these parts under `generation`.
+    #[inline]
+    pub(super) fn remembered(
+        generation: u64,
+        principal: Option<&IamPrincipal>,
+        method: &http::Method,
+        path: &str,
+    ) -> Option<Decision> {
+        let i = index(generation, principal, method, path);
+        TABLE.with(|table| {
+            let table = table.borrow();
+            let slot = table.get(i)?.as_ref()?;
+            let same_principal = match (&slot.principal, principal) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.same_as(b),
+                _ => false,
+            };
+            (slot.generation == generation
+                && same_principal
+                && slot.method == *method
+                && *slot.path == *path)
+                .then_some(slot.decision)
+        })
+    }
+
+    /// The decision for `request` by `set` (of `generation`), remembered when the set allows it.
     #[inline]
     pub(super) fn decide(
-        set: &Arc<PolicySet>,
+        generation: u64,
+        set: &PolicySet,
         request: &AuthzRequest<'_>,
     ) -> Result<Decision, AuthError> {
         if !set.memoizable() {
             return set.evaluate(request);
         }
-        let i = index(set, request);
-        let hit = TABLE.with(|table| {
-            let table = table.borrow();
-            let slot = table.get(i)?.as_ref()?;
-            let same_principal = match (&slot.principal, request.principal) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.same_as(b),
-                _ => false,
-            };
-            (Arc::ptr_eq(&slot.set, set)
-                && same_principal
-                && slot.method == *request.method
-                && *slot.path == *request.path)
-                .then_some(slot.decision)
-        });
-        if let Some(decision) = hit {
+        let parts = (request.principal, request.method, request.path);
+        if let Some(decision) = remembered(generation, parts.0, parts.1, parts.2) {
             return Ok(decision);
         }
         // Refusals before evaluation (a non-canonical path...) are not remembered.
         let decision = set.evaluate(request)?;
+        let i = index(generation, parts.0, parts.1, parts.2);
         TABLE.with(|table| {
             let mut table = table.borrow_mut();
             if table.is_empty() {
@@ -250,7 +329,7 @@ mod memo {
             path.clear();
             path.push_str(request.path);
             table[i] = Some(Slot {
-                set: set.clone(),
+                generation,
                 principal: request.principal.cloned(),
                 method: request.method.clone(),
                 path,
@@ -310,6 +389,64 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_decision_is_only_for_its_handle_and_the_set_in_force() {
+        let (reads, denies) = (
+            PolicyHandle::new(policy("reader")),
+            PolicyHandle::new(policy("other")),
+        );
+        let reader = principal("reader", "AROAEXAMPLEREADER0001");
+        let (method, headers, x) = (
+            http::Method::GET,
+            http::HeaderMap::new(),
+            http::Uri::from_static("/x"),
+        );
+        let request = AuthzRequest::new(&method, &x, &headers).principal(Some(&reader));
+        assert_eq!(reads.remembered(&reader, &method, "/x"), None);
+        assert!(reads.authorize(&request).unwrap().is_allowed());
+        assert!(!denies.authorize(&request).unwrap().is_allowed());
+        let remembered =
+            |h: &PolicyHandle, path| h.remembered(&reader, &method, path).map(|d| d.outcome());
+        assert_eq!(remembered(&reads, "/x"), Some(Outcome::Allow));
+        assert_eq!(remembered(&denies, "/x"), Some(Outcome::ImplicitDeny));
+        // Another path, method or principal (even with the same ARN) is not remembered.
+        assert_eq!(remembered(&reads, "/x/"), None);
+        assert_eq!(reads.remembered(&reader, &http::Method::POST, "/x"), None);
+        let again = principal("reader", "AROAEXAMPLEREADER0001");
+        assert_eq!(reads.remembered(&again, &method, "/x"), None);
+        // A clone shares the set in force; a replace (even by the same policy) forgets.
+        assert_eq!(remembered(&reads.clone(), "/x"), Some(Outcome::Allow));
+        reads.replace(policy("reader"));
+        assert_eq!(remembered(&reads, "/x"), None);
+        assert!(reads.authorize(&request).unwrap().is_allowed());
+        reads.replace(policy("other"));
+        assert_eq!(remembered(&reads, "/x"), None);
+        assert!(!reads.authorize(&request).unwrap().is_allowed());
+        assert_eq!(remembered(&reads, "/x"), Some(Outcome::ImplicitDeny));
+    }
+
+    #[test]
+    fn replaces_racing_leave_the_generation_of_the_set_in_force() {
+        let handle = PolicyHandle::new(policy("reader"));
+        for _ in 0..20 {
+            std::thread::scope(|scope| {
+                for role in ["a", "b", "c", "d"] {
+                    let handle = &handle;
+                    scope.spawn(move || {
+                        for _ in 0..50 {
+                            handle.replace(policy(role));
+                        }
+                    });
+                }
+            });
+            let in_force = handle.inner.current.load();
+            assert_eq!(
+                handle.inner.generation.load(Ordering::Acquire),
+                in_force.generation
+            );
+        }
+    }
+
+    #[test]
     fn decisions_on_headers_are_not_remembered() {
         let handle = PolicyHandle::new(
             Policy::from_json(
@@ -335,5 +472,6 @@ mod tests {
         assert!(allowed(&red));
         assert!(!allowed(&blue));
         assert!(allowed(&red));
+        assert_eq!(handle.remembered(&reader, &method, "/x"), None);
     }
 }

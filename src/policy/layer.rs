@@ -189,6 +189,7 @@ impl Admission {
         Ok(Some(Enforcement {
             admission,
             authorizer: self.authorizer.clone(),
+            policy: self.handle.clone(),
             dry_run: self.dry_run,
             source_ip,
             clock: clock.clone(),
@@ -204,6 +205,8 @@ pub(crate) struct Enforcement {
     pub(crate) admission: Option<Policy>,
     /// The policy or custom engine.
     pub(crate) authorizer: Option<Arc<dyn Authorize>>,
+    /// `authorizer` again when it is a [`PolicyHandle`], for its remembered decisions.
+    pub(crate) policy: Option<PolicyHandle>,
     pub(crate) dry_run: bool,
     pub(crate) source_ip: Option<SourceIpFrom>,
     pub(crate) clock: SharedClock,
@@ -228,6 +231,19 @@ impl Enforcement {
             .extensions()
             .get::<axum::extract::OriginalUri>()
             .map(|o| o.0.path());
+        // Under `nest`, the URI is stripped of its prefix: decide on what the client sent.
+        let path = original.unwrap_or_else(|| request.uri().path());
+        // An allow this thread remembers for the caller, method and path under the policy in
+        // force (with nothing else to check first, and no audit event wanted for it) is the
+        // decision: the request need not be described again.
+        if let (Some(policy), Some(caller), None) = (&self.policy, principal, &self.admission)
+            && let Some(decision) = policy.remembered(caller, request.method(), path)
+            && decision.is_allowed()
+            && !tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::DEBUG)
+        {
+            crate::metrics::record::policy_decision(decision.outcome().as_str());
+            return Ok(());
+        }
         let mut authz = AuthzRequest::new(request.method(), request.uri(), request.headers())
             .principal(principal)
             .auth_method(auth_method)
@@ -242,11 +258,7 @@ impl Enforcement {
                 .map(axum::extract::MatchedPath::as_str);
             authz = authz.route(route);
         }
-        if let Some(path) = original {
-            // Under `nest`, the URI is stripped of its prefix: decide on what the client sent.
-            authz = authz.path(path);
-        }
-        self.decide(authz)
+        self.decide(authz.path(path))
     }
 
     /// Decides a request already described (the token exchange builds its own).
@@ -322,15 +334,21 @@ impl PolicyLayer {
     /// A layer enforcing `policy` (a [`Policy`], [`PolicySet`](super::PolicySet) or
     /// [`PolicyHandle`]).
     pub fn new(policy: impl Into<PolicyHandle>) -> Self {
-        Self::with_authorizer(policy.into())
+        let handle = policy.into();
+        Self::enforcing(Arc::new(handle.clone()), Some(handle))
     }
 
     /// A layer enforcing a custom [`Authorize`].
     pub fn with_authorizer(authorizer: impl Authorize) -> Self {
+        Self::enforcing(Arc::new(authorizer), None)
+    }
+
+    fn enforcing(authorizer: Arc<dyn Authorize>, policy: Option<PolicyHandle>) -> Self {
         Self {
             enforcement: Arc::new(Enforcement {
                 admission: None,
-                authorizer: Some(Arc::new(authorizer)),
+                authorizer: Some(authorizer),
+                policy,
                 dry_run: false,
                 source_ip: None,
                 clock: SharedClock::default(),
