@@ -65,8 +65,10 @@ pub struct PolicyHandle {
 
 struct HandleInner {
     current: ArcSwap<InForce>,
-    /// The generation of `current`, read on its own by [`PolicyHandle::remembered`]: stored after
-    /// `current`, under `replacing`, so that it names the set in force once a replace returns.
+    /// The generation of `current`, read on its own by [`PolicyHandle::remembered`]. Stored
+    /// before `current`, under `replacing`: while a replace runs, `remembered` finds nothing (no
+    /// decision was made under the new generation yet) and requests are decided by the set that
+    /// `current` holds; once it returns, both name the new set.
     generation: AtomicU64,
     /// Held by `replace`, so that two replacing at once cannot leave `generation` naming the set
     /// that the other one stored.
@@ -131,15 +133,17 @@ impl PolicyHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let in_force = InForce::new(policies);
-        let generation = in_force.generation;
+        self.inner
+            .generation
+            .store(in_force.generation, Ordering::Release);
         self.inner.current.store(Arc::new(in_force));
-        self.inner.generation.store(generation, Ordering::Release);
     }
 
     /// The decision this thread remembers for `principal`, `method` and `path` under the set in
-    /// force, without loading the set: what [`authorize`](Authorize::authorize) would return for
-    /// a request with these parts (only sets whose decisions depend on nothing else are
-    /// remembered). `None`: nothing remembered; authorize the request.
+    /// force, without loading the set: what [`authorize`](Authorize::authorize) returned for a
+    /// request with these parts under this set (only sets whose decisions depend on nothing else
+    /// are remembered, see `PolicySet::memoizable`). `None`: nothing remembered; authorize the
+    /// request.
     #[inline]
     pub(crate) fn remembered(
         &self,
@@ -179,6 +183,13 @@ impl From<PolicySet> for PolicyHandle {
     }
 }
 
+/// Whether an allow is written to the audit log (`DEBUG` on `tower_iam_auth::policy`): one
+/// callsite for every path that decides, so that a filter cannot tell them apart.
+#[inline]
+pub(crate) fn audits_allows() -> bool {
+    tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::DEBUG)
+}
+
 /// The longest path written to the audit log.
 const MAX_LOGGED_PATH: usize = 256;
 
@@ -188,7 +199,7 @@ impl Authorize for PolicyHandle {
         let set = &in_force.set;
         // The audit event is `DEBUG` for allows and `INFO` for denials: when neither level is
         // on, skip its clock reads and field work entirely.
-        let debug = tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::DEBUG);
+        let debug = audits_allows();
         let info =
             debug || tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::INFO);
         let started = info.then(Instant::now);
@@ -303,7 +314,8 @@ mod memo {
         })
     }
 
-    /// The decision for `request` by `set` (of `generation`), remembered when the set allows it.
+    /// The decision for `request` by `set` (of `generation`): the one remembered, or evaluated
+    /// and then remembered (allow or deny) when the set's decisions can be.
     #[inline]
     pub(super) fn decide(
         generation: u64,
@@ -403,18 +415,24 @@ mod tests {
         let request = AuthzRequest::new(&method, &x, &headers).principal(Some(&reader));
         assert_eq!(reads.remembered(&reader, &method, "/x"), None);
         assert!(reads.authorize(&request).unwrap().is_allowed());
-        assert!(!denies.authorize(&request).unwrap().is_allowed());
         let remembered =
             |h: &PolicyHandle, path| h.remembered(&reader, &method, path).map(|d| d.outcome());
         assert_eq!(remembered(&reads, "/x"), Some(Outcome::Allow));
-        assert_eq!(remembered(&denies, "/x"), Some(Outcome::ImplicitDeny));
+        // A clone shares the set in force.
+        assert_eq!(remembered(&reads.clone(), "/x"), Some(Outcome::Allow));
         // Another path, method or principal (even with the same ARN) is not remembered.
         assert_eq!(remembered(&reads, "/x/"), None);
         assert_eq!(reads.remembered(&reader, &http::Method::POST, "/x"), None);
         let again = principal("reader", "AROAEXAMPLEREADER0001");
         assert_eq!(reads.remembered(&again, &method, "/x"), None);
-        // A clone shares the set in force; a replace (even by the same policy) forgets.
-        assert_eq!(remembered(&reads.clone(), "/x"), Some(Outcome::Allow));
+        // Another handle's decision for the same parts is its own (it may take the slot of the
+        // first: then the first has nothing remembered, never the other's denial).
+        assert!(!denies.authorize(&request).unwrap().is_allowed());
+        assert_eq!(remembered(&denies, "/x"), Some(Outcome::ImplicitDeny));
+        assert_ne!(remembered(&reads, "/x"), Some(Outcome::ImplicitDeny));
+        // A replace (even by the same policy) forgets.
+        assert!(reads.authorize(&request).unwrap().is_allowed());
+        assert_eq!(remembered(&reads, "/x"), Some(Outcome::Allow));
         reads.replace(policy("reader"));
         assert_eq!(remembered(&reads, "/x"), None);
         assert!(reads.authorize(&request).unwrap().is_allowed());
@@ -424,6 +442,8 @@ mod tests {
         assert_eq!(remembered(&reads, "/x"), Some(Outcome::ImplicitDeny));
     }
 
+    /// The invariant `replacing` keeps, checked after rounds of concurrent replaces (a smoke
+    /// test: an interleaving that breaks it without the lock is rare).
     #[test]
     fn replaces_racing_leave_the_generation_of_the_set_in_force() {
         let handle = PolicyHandle::new(policy("reader"));
@@ -443,6 +463,67 @@ mod tests {
                 handle.inner.generation.load(Ordering::Acquire),
                 in_force.generation
             );
+        }
+    }
+
+    /// A `${…}` variable reads its key as a condition on it would: the token audience, the
+    /// authentication method and the route are not principal, method or path, so decisions
+    /// using them are made afresh every time.
+    #[test]
+    fn decisions_on_variables_of_other_inputs_are_not_remembered() {
+        let reader = principal("reader", "AROAEXAMPLEREADER0001");
+        let (method, headers, x) = (
+            http::Method::GET,
+            http::HeaderMap::new(),
+            http::Uri::from_static("/x"),
+        );
+        let options = PolicyOptions::new().token_audience(true).route(true);
+        let load = |role: &str, resource: &str, path: &str| {
+            let policy = Policy::from_json_with(
+                &format!(
+                    r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow",
+                        "Principal": {{"AWS": "123456789012"}}, "Action": "*", "Resource": "{resource}",
+                        "Condition": {{"StringLike": {{"aws:PrincipalArn": "arn:aws:iam::123456789012:role/{role}",
+                            "vpc-lattice-svcs:RequestPath": "{path}"}}}}}}}}"#
+                ),
+                &options,
+            )
+            .unwrap();
+            PolicyHandle::new(policy)
+        };
+        let proof: http::Uri = "/proof".parse().unwrap();
+        let base = AuthzRequest::new(&method, &x, &headers).principal(Some(&reader));
+        let cases: [(PolicyHandle, [AuthzRequest<'_>; 2]); 3] = [
+            (
+                load("${tower-iam-auth:TokenAudience}", "*", "*"),
+                [
+                    base.token_audience(Some("reader")),
+                    base.token_audience(Some("writer")),
+                ],
+            ),
+            (
+                load("*", "*/${tower-iam-auth:AuthMethod}", "*"),
+                [
+                    AuthzRequest::new(&method, &proof, &headers)
+                        .principal(Some(&reader))
+                        .auth_method(Some(crate::principal::AuthMethod::Proof)),
+                    AuthzRequest::new(&method, &proof, &headers)
+                        .principal(Some(&reader))
+                        .auth_method(Some(crate::principal::AuthMethod::Jwt)),
+                ],
+            ),
+            (
+                load("*", "*", "${tower-iam-auth:Route}"),
+                [base.route(Some("/x")), base.route(Some("/{id}"))],
+            ),
+        ];
+        for (case, (handle, [allowed, denied])) in cases.iter().enumerate() {
+            for _ in 0..2 {
+                assert!(handle.authorize(allowed).unwrap().is_allowed(), "{case}");
+                assert!(!handle.authorize(denied).unwrap().is_allowed(), "{case}");
+            }
+            assert_eq!(handle.remembered(&reader, &method, allowed.path), None);
+            assert!(!handle.current().memoizable(), "{case}");
         }
     }
 

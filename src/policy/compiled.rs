@@ -378,10 +378,24 @@ impl Compiled {
                 }
             }
             reads_path |= !s.resource.is_everything();
-            for c in &s.conditions {
+            // What the statement reads: its condition keys, and the keys of the `${…}`
+            // variables in its conditions' values and in its `Resource`.
+            let variables = s
+                .resource
+                .patterns
+                .iter()
+                .flat_map(|p| p.variables())
+                .chain(
+                    s.conditions
+                        .iter()
+                        .flat_map(|c| c.variables.iter().copied()),
+                )
+                .map(|id| -> &super::keys::Key { super::keys::Key::from_variable_id(id) });
+            let keys = s.conditions.iter().map(|c| &c.key);
+            for key in keys.chain(variables) {
                 use super::keys::Key as K;
                 static_inputs &= matches!(
-                    c.key,
+                    key,
                     K::PrincipalArn
                         | K::PrincipalAccount
                         | K::PrincipalType
@@ -395,11 +409,11 @@ impl Compiled {
                         | K::ServiceArn
                         | K::ServiceNetworkArn
                 );
-                match &c.key {
-                    super::keys::Key::RequestPath => reads_path = true,
-                    super::keys::Key::SourceIp => reads_source_ip = true,
-                    super::keys::Key::Route => reads_route = true,
-                    super::keys::Key::RequestHeader(h) if !read_headers.contains(h) => {
+                match key {
+                    K::RequestPath => reads_path = true,
+                    K::SourceIp => reads_source_ip = true,
+                    K::Route => reads_route = true,
+                    K::RequestHeader(h) if !read_headers.contains(h) => {
                         read_headers.push(h.clone());
                     }
                     _ => {}

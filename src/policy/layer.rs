@@ -239,7 +239,7 @@ impl Enforcement {
         if let (Some(policy), Some(caller), None) = (&self.policy, principal, &self.admission)
             && let Some(decision) = policy.remembered(caller, request.method(), path)
             && decision.is_allowed()
-            && !tracing::enabled!(target: "tower_iam_auth::policy", tracing::Level::DEBUG)
+            && !super::authorize::audits_allows()
         {
             crate::metrics::record::policy_decision(decision.outcome().as_str());
             return Ok(());
@@ -444,6 +444,94 @@ where
                 let refusal = error.to_response_for(request.headers(), self.renderer.as_deref());
                 ResponseFuture::refused(Box::new(refusal))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller() -> IamPrincipal {
+        IamPrincipal::from_identity(
+            crate::arn::normalize(
+                "arn:aws:sts::123456789012:assumed-role/reader/s",
+                "AROAEXAMPLEREADER0001:s",
+            )
+            .unwrap(),
+        )
+    }
+
+    /// Lets account 123456789012 call `/api/*`.
+    fn handle() -> PolicyHandle {
+        PolicyHandle::new(
+            Policy::from_json(
+                r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+                    "Principal": {"AWS": "123456789012"}, "Action": "*", "Resource": "*/api/*"}}"#,
+            )
+            .unwrap(),
+        )
+    }
+
+    fn enforcement(handle: &PolicyHandle, allowed: &[&str]) -> Enforcement {
+        let mut admission = Admission {
+            allowed: allowed.iter().map(|a| (*a).to_owned()).collect(),
+            ..Admission::default()
+        };
+        admission.policy(handle.clone());
+        admission
+            .enforcement(&SharedClock::default())
+            .unwrap()
+            .unwrap()
+    }
+
+    fn request(uri: &str, original: Option<&str>) -> Request<()> {
+        let mut request = Request::get(uri).body(()).unwrap();
+        if let Some(original) = original {
+            let original = axum::extract::OriginalUri(original.parse().unwrap());
+            request.extensions_mut().insert(original);
+        }
+        request
+    }
+
+    /// An allow remembered through one layer is no pass through another layer sharing the policy
+    /// but also holding an allow list; under `nest`, the path remembered is the original one.
+    #[test]
+    fn a_remembered_allow_is_only_taken_where_nothing_else_decides() {
+        let (handle, caller) = (handle(), caller());
+        let open = enforcement(&handle, &[]);
+        let listed = enforcement(&handle, &["111111111111"]);
+        let decide = |e: &Enforcement, request: &Request<()>| {
+            e.enforce(request, Some(&caller), Some(AuthMethod::Proof))
+                .map_err(|e| e.reason())
+        };
+        let nested = request("/x", Some("/api/x"));
+        for _ in 0..2 {
+            assert_eq!(decide(&open, &nested), Ok(()));
+            assert_eq!(decide(&open, &request("/api/x", None)), Ok(()));
+            assert_eq!(
+                decide(&open, &request("/x", None)),
+                Err(ReasonCode::PolicyDenied)
+            );
+        }
+        // The allow is remembered for the original path, and the policy's denial for `/x`.
+        assert!(
+            handle
+                .remembered(&caller, &http::Method::GET, "/api/x")
+                .is_some_and(|d| d.is_allowed())
+        );
+        assert!(
+            handle
+                .remembered(&caller, &http::Method::GET, "/x")
+                .is_some_and(|d| !d.is_allowed())
+        );
+        for _ in 0..2 {
+            assert_eq!(decide(&listed, &nested), Err(ReasonCode::PolicyDenied));
+            // Anonymous: asked to authenticate.
+            assert_eq!(
+                listed.enforce(&nested, None, None).map_err(|e| e.reason()),
+                Err(ReasonCode::TokenMissing)
+            );
         }
     }
 }
