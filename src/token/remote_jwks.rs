@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -81,6 +82,13 @@ pub(crate) struct RemoteJwks {
     /// Read without a lock or a reference count on every request; replaced whole by the one
     /// fetch that holds `refresh`.
     snapshot: ArcSwap<Snapshot>,
+    /// What a remembered token's check reads instead of loading `snapshot`: its `keys_version`,
+    /// and its `fresh_until` in nanoseconds after `epoch` (0: not fresh). Written after
+    /// `snapshot`, the version first, so that whoever reads this `fresh_until` then reads this
+    /// version or a later one (see [`key_still_current`](Self::key_still_current)).
+    published_version: AtomicU64,
+    published_fresh_until: AtomicU64,
+    epoch: Instant,
     /// Held only while fetching: single flight. Requests for known keys never wait on it.
     refresh: tokio::sync::Mutex<Gate>,
     cooldown: Duration,
@@ -135,6 +143,9 @@ impl RemoteJwks {
                 generation: 0,
                 keys_version: 0,
             }),
+            published_version: AtomicU64::new(0),
+            published_fresh_until: AtomicU64::new(0),
+            epoch: Instant::now(),
             refresh: tokio::sync::Mutex::new(Gate::default()),
             cooldown,
             default_ttl: default_ttl.min(max_ttl),
@@ -150,7 +161,8 @@ impl RemoteJwks {
     /// Whether `key` is still the set's key for `kid`, if the set is within its cache lifetime
     /// (no fetch needed) and holds a key for `kid`; `None` otherwise. `keys_version`: the
     /// [`keys_version_holding`](Self::keys_version_holding) of `kid` and `key` when they were
-    /// seen together, which answers without a lookup while the keys have not changed since.
+    /// seen together, which answers without loading the set while the keys have not changed
+    /// since.
     #[inline]
     pub(crate) fn key_still_current(
         &self,
@@ -158,6 +170,18 @@ impl RemoteJwks {
         key: &VerifyingKey,
         keys_version: Option<u64>,
     ) -> Option<bool> {
+        if let Some(version) = keys_version {
+            // `fresh_until` first: a set published with it was published with its version or
+            // before a later one, never after an older one.
+            let fresh_until = self.published_fresh_until.load(Ordering::Acquire);
+            // Added to `epoch` rather than `now` subtracted from it: the cheaper sum.
+            let fresh_until = self.epoch.checked_add(Duration::from_nanos(fresh_until));
+            if fresh_until.is_some_and(|until| Instant::now() < until)
+                && self.published_version.load(Ordering::Acquire) == version
+            {
+                return Some(true);
+            }
+        }
         let snapshot = self.snapshot.load();
         if !snapshot.is_fresh() {
             return None;
@@ -166,6 +190,24 @@ impl RemoteJwks {
             return Some(true);
         }
         snapshot.keys.get(kid).map(|current| current.same_as(key))
+    }
+
+    /// Installs `next` as the set in force, then publishes its version and lifetime for
+    /// [`key_still_current`](Self::key_still_current). Only the fetch holding the gate calls it.
+    fn install(&self, next: Arc<Snapshot>) {
+        let fresh_until = next.fresh_until.map_or(u64::MAX, |until| {
+            u64::try_from(until.saturating_duration_since(self.epoch).as_nanos())
+                .unwrap_or(u64::MAX)
+        });
+        let version = next.keys_version;
+        self.snapshot.store(next);
+        // Stale first (0: not fresh), then the version, then the new lifetime: a reader that
+        // sees the new lifetime sees the new version, and one that sees the old lifetime with
+        // the new version sees what is in force.
+        self.published_fresh_until.store(0, Ordering::Release);
+        self.published_version.store(version, Ordering::Release);
+        self.published_fresh_until
+            .store(fresh_until, Ordering::Release);
     }
 
     /// The version of the current set's keys if it holds `key` under `kid`.
@@ -274,7 +316,7 @@ impl RemoteJwks {
                     generation: current.generation + 1,
                     keys_version: current.keys_version + u64::from(!same_keys),
                 });
-                self.snapshot.store(next.clone());
+                self.install(next.clone());
                 crate::metrics::record::jwks_refresh("ok");
                 tracing::debug!(url = %self.shown, keys = next.keys.len(), ttl_secs = ttl.as_secs(), "JWKS fetched");
                 Ok(next)
@@ -377,6 +419,64 @@ pub(crate) fn key_map(set: &JwkSet, strict: bool) -> Result<KeyMap, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keys(kids: &[&str]) -> KeyMap {
+        let jwks = kids.iter().map(|kid| {
+            crate::token::SigningKey::generate(crate::token::JwtAlgorithm::EdDSA)
+                .unwrap()
+                .with_kid(*kid)
+                .public_jwk()
+                .clone()
+        });
+        key_map(&JwkSet::new(jwks), false).unwrap()
+    }
+
+    fn snapshot(keys: KeyMap, keys_version: u64, fresh_until: Instant) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            keys,
+            pinned: HashMap::new(),
+            fetched_at: Some(Instant::now()),
+            fresh_until: Some(fresh_until),
+            ttl: Duration::from_secs(60),
+            generation: keys_version,
+            keys_version,
+        })
+    }
+
+    /// The published version and lifetime answer exactly as the set they were published with.
+    #[test]
+    fn a_remembered_key_is_current_only_while_its_set_is_fresh_and_holds_it() {
+        let second = Duration::from_secs(1);
+        let jwks = RemoteJwks::new(
+            "http://127.0.0.1:9/jwks".into(),
+            reqwest::Client::new(),
+            second,
+            60 * second,
+            3600 * second,
+            60 * second,
+        );
+        let held = keys(&["a"]);
+        let a = held["a"].clone();
+        let other = keys(&["a"])["a"].clone();
+        // Nothing fetched yet: not fresh, whatever the version.
+        assert_eq!(jwks.key_still_current("a", &a, Some(0)), None);
+
+        let later = Instant::now() + 60 * second;
+        jwks.install(snapshot(held.clone(), 1, later));
+        assert_eq!(jwks.key_still_current("a", &a, Some(1)), Some(true));
+        // An older version is looked up: the same key, or another one under its kid.
+        assert_eq!(jwks.key_still_current("a", &a, Some(0)), Some(true));
+        assert_eq!(jwks.key_still_current("a", &other, Some(0)), Some(false));
+        assert_eq!(jwks.key_still_current("a", &other, None), Some(false));
+
+        // The key dropped: a token remembered with version 1 is not served.
+        jwks.install(snapshot(keys(&["b"]), 2, later));
+        assert_eq!(jwks.key_still_current("a", &a, Some(1)), None);
+        // The same keys again, stale: nothing is current until a fetch.
+        jwks.install(snapshot(held, 3, Instant::now() - second));
+        assert_eq!(jwks.key_still_current("a", &a, Some(3)), None);
+        assert_eq!(jwks.key_still_current("a", &a, Some(1)), None);
+    }
 
     #[test]
     fn max_age_is_read_and_bounded() {
