@@ -82,10 +82,9 @@ pub(crate) struct RemoteJwks {
     /// Read without a lock or a reference count on every request; replaced whole by the one
     /// fetch that holds `refresh`.
     snapshot: ArcSwap<Snapshot>,
-    /// What a remembered token's check reads instead of loading `snapshot`: its `keys_version`,
-    /// and its `fresh_until` in nanoseconds after `epoch` (0: not fresh). Written after
-    /// `snapshot`, the version first, so that whoever reads this `fresh_until` then reads this
-    /// version or a later one (see [`key_still_current`](Self::key_still_current)).
+    /// What a remembered token's check reads first, before loading `snapshot`: its
+    /// `keys_version`, and its `fresh_until` in nanoseconds after `epoch` (0: not fresh). See
+    /// [`install`](Self::install) for the order they are written in.
     published_version: AtomicU64,
     published_fresh_until: AtomicU64,
     epoch: Instant,
@@ -171,10 +170,9 @@ impl RemoteJwks {
         keys_version: Option<u64>,
     ) -> Option<bool> {
         if let Some(version) = keys_version {
-            // `fresh_until` first: a set published with it was published with its version or
-            // before a later one, never after an older one.
+            // `fresh_until` first: whoever reads a lifetime then reads the version published
+            // with it or a later one (see `install`).
             let fresh_until = self.published_fresh_until.load(Ordering::Acquire);
-            // Added to `epoch` rather than `now` subtracted from it: the cheaper sum.
             let fresh_until = self.epoch.checked_add(Duration::from_nanos(fresh_until));
             if fresh_until.is_some_and(|until| Instant::now() < until)
                 && self.published_version.load(Ordering::Acquire) == version
@@ -200,11 +198,12 @@ impl RemoteJwks {
                 .unwrap_or(u64::MAX)
         });
         let version = next.keys_version;
-        self.snapshot.store(next);
-        // Stale first (0: not fresh), then the version, then the new lifetime: a reader that
-        // sees the new lifetime sees the new version, and one that sees the old lifetime with
-        // the new version sees what is in force.
+        // Not fresh (0) before the set is replaced: a request that has seen the new set (its
+        // keys, or its version) then reads 0 (and checks against the set, as before) or the new
+        // lifetime. The version before the new lifetime: whoever reads that lifetime reads this
+        // version or a later one.
         self.published_fresh_until.store(0, Ordering::Release);
+        self.snapshot.store(next);
         self.published_version.store(version, Ordering::Release);
         self.published_fresh_until
             .store(fresh_until, Ordering::Release);
@@ -443,7 +442,8 @@ mod tests {
         })
     }
 
-    /// The published version and lifetime answer exactly as the set they were published with.
+    /// The published version and lifetime answer for the set they were published with, and only
+    /// while a token holds that version.
     #[test]
     fn a_remembered_key_is_current_only_while_its_set_is_fresh_and_holds_it() {
         let second = Duration::from_secs(1);
@@ -464,6 +464,14 @@ mod tests {
         let later = Instant::now() + 60 * second;
         jwks.install(snapshot(held.clone(), 1, later));
         assert_eq!(jwks.key_still_current("a", &a, Some(1)), Some(true));
+        // That answer came from what was published: with the set alone made stale (as no
+        // fetch makes it), the published lifetime still answers for version 1...
+        jwks.snapshot
+            .store(snapshot(held.clone(), 1, Instant::now() - second));
+        assert_eq!(jwks.key_still_current("a", &a, Some(1)), Some(true));
+        // ...and only for it: another version is checked against the (stale) set.
+        assert_eq!(jwks.key_still_current("a", &a, Some(0)), None);
+        jwks.install(snapshot(held.clone(), 1, later));
         // An older version is looked up: the same key, or another one under its kid.
         assert_eq!(jwks.key_still_current("a", &a, Some(0)), Some(true));
         assert_eq!(jwks.key_still_current("a", &other, Some(0)), Some(false));
