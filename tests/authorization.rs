@@ -913,6 +913,22 @@ fn iam_auth_layer_refuses_a_policy_that_reads_the_route() {
     );
     // Without the option, the key does not even load.
     assert!(Policy::from_json(&route_policy_json()).is_err());
+    // Read through a `${…}` variable, the route is read all the same.
+    let through_a_variable = route_policy_json().replace(
+        r#""tower-iam-auth:Route": "/orders/{id}""#,
+        r#""vpc-lattice-svcs:RequestPath": "${tower-iam-auth:Route}""#,
+    );
+    assert_ne!(through_a_variable, route_policy_json());
+    let policy = load_with(&through_a_variable, &PolicyOptions::new().route(true));
+    let error = IamAuthConfig::builder()
+        .audience("a")
+        .policy(policy)
+        .build()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("tower-iam-auth:Route"),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -941,10 +957,9 @@ mod exchange {
             .count()
     }
 
-    #[tokio::test]
-    async fn the_exchange_policy_decides_who_gets_tokens_for_which_audience() {
-        let (logs, _guard) = capture();
-        let sts = LocalSts::start().await.unwrap();
+    /// A token exchange for `orders-api` and `billing-api`, verifying proofs with `sts`, whose
+    /// issuance `policy` decides.
+    fn exchange_router(sts: &LocalSts, policy: Policy) -> Router {
         let layer = IamAuthLayer::new(
             IamAuthConfig::builder()
                 .audience(PROOF_AUDIENCE)
@@ -953,6 +968,62 @@ mod exchange {
                 .build()
                 .unwrap(),
         );
+        TokenExchange::builder(layer)
+            .issuer("https://auth.example.com")
+            .keys(KeySet::new(
+                SigningKey::generate(JwtAlgorithm::ES256).unwrap(),
+            ))
+            .audience("orders-api")
+            .audience("billing-api")
+            .policy(policy)
+            .build()
+            .unwrap()
+            .router()
+    }
+
+    async fn proof(credentials: aws_credential_types::Credentials) -> String {
+        support::signer_for(
+            credentials,
+            PROOF_AUDIENCE,
+            tower_iam_auth::proof::ProofFormat::IamV1,
+        )
+        .token()
+        .await
+        .unwrap()
+        .as_str()
+        .to_owned()
+    }
+
+    /// The audience read through a `${…}` variable: the same caller, with the same proof, is
+    /// decided afresh for each audience (a decision remembered for one is not the other's).
+    #[tokio::test]
+    async fn an_audience_read_through_a_policy_variable_is_decided_for_each_request() {
+        let sts = LocalSts::start().await.unwrap();
+        let policy = load_with(
+            &format!(
+                r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow",
+                    "Principal": {{"AWS": "{ACCOUNT}"}}, "Action": "*", "Resource": "*",
+                    "Condition": {{"StringLike": {{
+                        "aws:PrincipalArn": "arn:aws:iam::{ACCOUNT}:role/${{tower-iam-auth:TokenAudience}}-caller"}}}}}}}}"#
+            ),
+            &PolicyOptions::new().token_audience(true),
+        );
+        let router = exchange_router(&sts, policy);
+        let caller = proof(sts.assume_role(ACCOUNT, "orders-api-caller", "s")).await;
+        for _ in 0..2 {
+            let answer = post_token(&router, &caller, "orders-api").await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+            let answer = post_token(&router, &caller, "billing-api").await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.json);
+            assert_eq!(answer.json["reason"], "policy.denied");
+        }
+        assert_eq!(sts.calls(), 1, "one proof, verified once");
+    }
+
+    #[tokio::test]
+    async fn the_exchange_policy_decides_who_gets_tokens_for_which_audience() {
+        let (logs, _guard) = capture();
+        let sts = LocalSts::start().await.unwrap();
         let policy = load_with(
             &format!(
                 r#"{{
@@ -969,29 +1040,7 @@ mod exchange {
             ),
             &PolicyOptions::new().token_audience(true),
         );
-        let exchange = TokenExchange::builder(layer)
-            .issuer("https://auth.example.com")
-            .keys(KeySet::new(
-                SigningKey::generate(JwtAlgorithm::ES256).unwrap(),
-            ))
-            .audience("orders-api")
-            .audience("billing-api")
-            .policy(policy)
-            .build()
-            .unwrap();
-        let router = exchange.router();
-        let proof = |credentials| async move {
-            support::signer_for(
-                credentials,
-                PROOF_AUDIENCE,
-                tower_iam_auth::proof::ProofFormat::IamV1,
-            )
-            .token()
-            .await
-            .unwrap()
-            .as_str()
-            .to_owned()
-        };
+        let router = exchange_router(&sts, policy);
         let reader = proof(sts.assume_role(ACCOUNT, "orders-reader", "s")).await;
         let intern = proof(sts.assume_role(ACCOUNT, "intern", "s")).await;
 
