@@ -298,6 +298,18 @@ mod memo {
         path: &str,
     ) -> Option<Decision> {
         let i = index(generation, principal, method, path);
+        remembered_at(i, generation, principal, method, path)
+    }
+
+    /// [`remembered`], in slot `i` (its [`index`]).
+    #[inline]
+    fn remembered_at(
+        i: usize,
+        generation: u64,
+        principal: Option<&IamPrincipal>,
+        method: &http::Method,
+        path: &str,
+    ) -> Option<Decision> {
         TABLE.with(|table| {
             let table = table.borrow();
             let slot = table.get(i)?.as_ref()?;
@@ -325,26 +337,26 @@ mod memo {
         if !set.memoizable() {
             return set.evaluate(request);
         }
-        let parts = (request.principal, request.method, request.path);
-        if let Some(decision) = remembered(generation, parts.0, parts.1, parts.2) {
+        let (principal, method, path) = (request.principal, request.method, request.path);
+        let i = index(generation, principal, method, path);
+        if let Some(decision) = remembered_at(i, generation, principal, method, path) {
             return Ok(decision);
         }
         // Refusals before evaluation (a non-canonical path...) are not remembered.
         let decision = set.evaluate(request)?;
-        let i = index(generation, parts.0, parts.1, parts.2);
         TABLE.with(|table| {
             let mut table = table.borrow_mut();
             if table.is_empty() {
                 table.resize_with(SLOTS, || None);
             }
-            let mut path = table[i].take().map(|slot| slot.path).unwrap_or_default();
-            path.clear();
-            path.push_str(request.path);
+            let mut owned = table[i].take().map(|slot| slot.path).unwrap_or_default();
+            owned.clear();
+            owned.push_str(path);
             table[i] = Some(Slot {
                 generation,
-                principal: request.principal.cloned(),
-                method: request.method.clone(),
-                path,
+                principal: principal.cloned(),
+                method: method.clone(),
+                path: owned,
                 decision,
             });
         });

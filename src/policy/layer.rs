@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use super::authorize::{Authorize, PolicyHandle};
 use super::builder::StatementBuilder;
-use super::compiled::{Outcome, Policy};
+use super::compiled::{Decision, Outcome, Policy};
 use super::request::{AuthMethod, AuthzRequest};
 use super::values::IpNet;
 use crate::clock::{Clock, SharedClock};
@@ -106,11 +106,29 @@ impl SourceIpFrom {
     }
 }
 
+/// What decides after the allow list: a reloadable policy, or a custom engine.
+#[derive(Clone)]
+pub(crate) enum Authorizer {
+    /// Kept as itself (not as a `dyn Authorize`), for its remembered decisions and its checks
+    /// at build.
+    Policy(PolicyHandle),
+    Custom(Arc<dyn Authorize>),
+}
+
+impl Authorizer {
+    #[inline]
+    fn authorize(&self, request: &AuthzRequest<'_>) -> Result<Decision, AuthError> {
+        match self {
+            Authorizer::Policy(handle) => handle.authorize(request),
+            Authorizer::Custom(custom) => custom.authorize(request),
+        }
+    }
+}
+
 /// Who may come in, as a builder collects it (`IamAuthConfigBuilder`, `TokenExchangeBuilder`).
 #[derive(Clone, Default)]
 pub(crate) struct Admission {
-    pub(crate) authorizer: Option<Arc<dyn Authorize>>,
-    pub(crate) handle: Option<PolicyHandle>,
+    pub(crate) authorizer: Option<Authorizer>,
     pub(crate) allowed: Vec<String>,
     pub(crate) allow_any_aws_account: bool,
     pub(crate) allow_anonymous: bool,
@@ -128,13 +146,11 @@ pub(crate) enum AdmissionError {
 
 impl Admission {
     pub(crate) fn policy(&mut self, handle: PolicyHandle) {
-        self.authorizer = Some(Arc::new(handle.clone()));
-        self.handle = Some(handle);
+        self.authorizer = Some(Authorizer::Policy(handle));
     }
 
     pub(crate) fn authorize(&mut self, authorizer: Arc<dyn Authorize>) {
-        self.authorizer = Some(authorizer);
-        self.handle = None;
+        self.authorizer = Some(Authorizer::Custom(authorizer));
     }
 
     /// Checks the settings; `None` when nothing is to be enforced (`allow_any_aws_account`).
@@ -150,7 +166,7 @@ impl Admission {
                 "allow_anonymous needs a policy (or authorize) that says what anonymous callers may do".into(),
             ));
         }
-        if let Some(handle) = &self.handle {
+        if let Some(Authorizer::Policy(handle)) = &self.authorizer {
             for (name, policy) in handle.current().layers() {
                 if policy.reads_source_ip() && self.source_ip.is_none() {
                     return Err(AdmissionError::Invalid(format!(
@@ -189,7 +205,6 @@ impl Admission {
         Ok(Some(Enforcement {
             admission,
             authorizer: self.authorizer.clone(),
-            policy: self.handle.clone(),
             dry_run: self.dry_run,
             source_ip,
             clock: clock.clone(),
@@ -204,9 +219,7 @@ pub(crate) struct Enforcement {
     /// The principals let in at all (`allowed_accounts` / `allowed_principals`).
     pub(crate) admission: Option<Policy>,
     /// The policy or custom engine.
-    pub(crate) authorizer: Option<Arc<dyn Authorize>>,
-    /// `authorizer` again when it is a [`PolicyHandle`], for its remembered decisions.
-    pub(crate) policy: Option<PolicyHandle>,
+    pub(crate) authorizer: Option<Authorizer>,
     pub(crate) dry_run: bool,
     pub(crate) source_ip: Option<SourceIpFrom>,
     pub(crate) clock: SharedClock,
@@ -236,7 +249,8 @@ impl Enforcement {
         // An allow this thread remembers for the caller, method and path under the policy in
         // force (with nothing else to check first, and no audit event wanted for it) is the
         // decision: the request need not be described again.
-        if let (Some(policy), Some(caller), None) = (&self.policy, principal, &self.admission)
+        if let (Some(Authorizer::Policy(policy)), Some(caller), None) =
+            (&self.authorizer, principal, &self.admission)
             && let Some(decision) = policy.remembered(caller, request.method(), path)
             && decision.is_allowed()
             && !super::authorize::audits_allows()
@@ -334,21 +348,19 @@ impl PolicyLayer {
     /// A layer enforcing `policy` (a [`Policy`], [`PolicySet`](super::PolicySet) or
     /// [`PolicyHandle`]).
     pub fn new(policy: impl Into<PolicyHandle>) -> Self {
-        let handle = policy.into();
-        Self::enforcing(Arc::new(handle.clone()), Some(handle))
+        Self::enforcing(Authorizer::Policy(policy.into()))
     }
 
     /// A layer enforcing a custom [`Authorize`].
     pub fn with_authorizer(authorizer: impl Authorize) -> Self {
-        Self::enforcing(Arc::new(authorizer), None)
+        Self::enforcing(Authorizer::Custom(Arc::new(authorizer)))
     }
 
-    fn enforcing(authorizer: Arc<dyn Authorize>, policy: Option<PolicyHandle>) -> Self {
+    fn enforcing(authorizer: Authorizer) -> Self {
         Self {
             enforcement: Arc::new(Enforcement {
                 admission: None,
                 authorizer: Some(authorizer),
-                policy,
                 dry_run: false,
                 source_ip: None,
                 clock: SharedClock::default(),
