@@ -51,6 +51,15 @@ fn layered(verifier: &JwtVerifier) -> Router {
         .layer(layer.inner_body())
 }
 
+/// The status `app` answers a request bearing `token`.
+async fn status(app: &Router, token: &str) -> http::StatusCode {
+    let request = http::Request::get("/")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
 /// A verifier of `key` (kid `k1`) allowing 30 seconds of leeway, on a clock the test moves.
 fn verifier_on_a_moved_clock(key: &TestKey) -> (TestClock, JwtVerifier) {
     let clock = TestClock::default();
@@ -208,14 +217,6 @@ async fn through_the_layer_a_remembered_token_follows_every_refresh_of_the_key_s
         let router = layered(&verifier);
         (verifier, router)
     };
-    let status = |app: &Router, token: &str| {
-        let request = http::Request::get("/")
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let answer = app.clone().oneshot(request);
-        async move { answer.await.unwrap().status() }
-    };
     let token_a = token(&a, "RS256", "a", &valid_claims());
     let token_b = token(&b, "RS256", "b", &valid_claims());
 
@@ -252,4 +253,43 @@ async fn through_the_layer_a_remembered_token_follows_every_refresh_of_the_key_s
         }
         assert_eq!(verifier.signature_checks(), 2);
     }
+}
+
+/// A key set's cache lifetime runs on the verifier's clock, as the token's does: moved past it,
+/// a remembered token's request fetches the set again (and is refused when its key is gone
+/// from it), with no real time passing; before that, the cached set answers.
+#[tokio::test]
+async fn a_key_set_goes_stale_by_the_verifiers_clock() {
+    let (a, b) = (TestKey::rsa(), TestKey::rsa());
+    let jwks = JwksServer::start_uncached(vec![a.jwk("a")]).await;
+    let clock = TestClock::default();
+    let verifier = JwtVerifier::builder()
+        .issuer(TrustedIssuer::exchange(ISSUER).jwks_url(&jwks.url))
+        .audience(JWT_AUDIENCE)
+        .jwks_cache_ttl(Duration::from_secs(60))
+        .clock(clock.as_fn())
+        .build()
+        .unwrap();
+    let app = layered(&verifier);
+    let token = token(&a, "RS256", "a", &valid_claims());
+    let status = || status(&app, &token);
+
+    assert_eq!(status().await, 200);
+    assert_eq!((verifier.signature_checks(), jwks.fetches()), (1, 1));
+    // The issuer withdraws the key; within the set's lifetime by the clock, the cached set
+    // still holds it.
+    jwks.set_keys(vec![b.jwk("b")]);
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(status().await, 200);
+    assert_eq!((verifier.signature_checks(), jwks.fetches()), (1, 1));
+    // Past it: the set is fetched again, and the token refused for good.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(status().await, 401);
+    assert_eq!((verifier.signature_checks(), jwks.fetches()), (1, 2));
+    // No longer remembered, the token names a kid the set lacks: one more fetch for it, then
+    // the refresh cooldown.
+    for _ in 0..3 {
+        assert_eq!(status().await, 401);
+    }
+    assert_eq!((verifier.signature_checks(), jwks.fetches()), (1, 3));
 }

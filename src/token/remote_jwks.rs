@@ -1,11 +1,15 @@
 //! A JWK set fetched from an issuer's JWKS URL: cached, refreshed when its cache lifetime ends or
 //! when a token names an unknown `kid` (one fetch at a time, at most one per cooldown), and read
 //! by requests without waiting on each other.
+//!
+//! A set's cache lifetime is measured on the verifier's [`Clock`](crate::clock::Clock), as the
+//! lifetimes of the tokens it verifies are: a remembered token's request then reads the time once
+//! for both. The cooldowns, which only pace fetches, are measured on the monotonic clock.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 
@@ -13,6 +17,7 @@ use http::header;
 
 use super::jwk::{JwkSet, VerifyingKey};
 use crate::capped_body::{CappedBodyError, read_capped};
+use crate::clock::SharedClock;
 use crate::error::{AuthError, ReasonCode};
 
 /// The largest JWKS document read.
@@ -30,9 +35,10 @@ struct Snapshot {
     /// that puts other key material under a known `kid` gets that `kid` refused, never
     /// silently accepted.
     pinned: HashMap<String, [u8; 32]>,
-    fetched_at: Option<Instant>,
-    /// `fetched_at + ttl`, computed once: every remembered token's check reads it.
-    fresh_until: Option<Instant>,
+    /// By the verifier's clock.
+    fetched_at: Option<SystemTime>,
+    /// `fetched_at + ttl`, computed once.
+    fresh_until: Option<SystemTime>,
     ttl: Duration,
     /// Bumped on every successful fetch.
     generation: u64,
@@ -42,20 +48,22 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    #[inline]
-    fn is_fresh(&self) -> bool {
+    /// Within its cache lifetime at `now`.
+    fn is_fresh(&self, now: SystemTime) -> bool {
         match (self.fresh_until, self.fetched_at) {
-            (Some(until), _) => Instant::now() < until,
-            // A lifetime past what `Instant` can hold (not reachable with the capped TTLs).
-            (None, Some(at)) => at.elapsed() < self.ttl,
+            (Some(until), _) => now < until,
+            // A lifetime past what `SystemTime` can hold (not reachable with the capped TTLs).
+            (None, Some(_)) => true,
             (None, None) => false,
         }
     }
 
-    /// Past its cache lifetime by more than `max_stale`: no longer trusted on its own.
-    fn is_too_stale(&self, max_stale: Duration) -> bool {
-        self.fetched_at
-            .is_some_and(|at| at.elapsed() > self.ttl.saturating_add(max_stale))
+    /// Past its cache lifetime by more than `max_stale` at `now`: no longer trusted on its own.
+    fn is_too_stale(&self, now: SystemTime, max_stale: Duration) -> bool {
+        self.fetched_at.is_some_and(|at| {
+            now.duration_since(at)
+                .is_ok_and(|age| age > self.ttl.saturating_add(max_stale))
+        })
     }
 
     fn lookup(&self, kid: &str, when: &str) -> Result<Arc<VerifyingKey>, AuthError> {
@@ -83,11 +91,12 @@ pub(crate) struct RemoteJwks {
     /// fetch that holds `refresh`.
     snapshot: ArcSwap<Snapshot>,
     /// What a remembered token's check reads first, before loading `snapshot`: its
-    /// `keys_version`, and its `fresh_until` in nanoseconds after `epoch` (0: not fresh). See
-    /// [`install`](Self::install) for the order they are written in.
+    /// `keys_version`, and its `fresh_until` in nanoseconds after the Unix epoch (0: not fresh).
+    /// See [`install`](Self::install) for the order they are written in.
     published_version: AtomicU64,
     published_fresh_until: AtomicU64,
-    epoch: Instant,
+    /// The verifier's clock, for cache lifetimes.
+    clock: SharedClock,
     /// Held only while fetching: single flight. Requests for known keys never wait on it.
     refresh: tokio::sync::Mutex<Gate>,
     cooldown: Duration,
@@ -124,6 +133,7 @@ impl RemoteJwks {
     pub(crate) fn new(
         url: String,
         http: reqwest::Client,
+        clock: SharedClock,
         cooldown: Duration,
         default_ttl: Duration,
         max_ttl: Duration,
@@ -144,7 +154,7 @@ impl RemoteJwks {
             }),
             published_version: AtomicU64::new(0),
             published_fresh_until: AtomicU64::new(0),
-            epoch: Instant::now(),
+            clock,
             refresh: tokio::sync::Mutex::new(Gate::default()),
             cooldown,
             default_ttl: default_ttl.min(max_ttl),
@@ -158,30 +168,32 @@ impl RemoteJwks {
     }
 
     /// Whether `key` is still the set's key for `kid`, if the set is within its cache lifetime
-    /// (no fetch needed) and holds a key for `kid`; `None` otherwise. `keys_version`: the
-    /// [`keys_version_holding`](Self::keys_version_holding) of `kid` and `key` when they were
-    /// seen together, which answers without loading the set while the keys have not changed
-    /// since.
+    /// at `now` (by the verifier's clock: no fetch needed) and holds a key for `kid`; `None`
+    /// otherwise. `keys_version`: the [`keys_version_holding`](Self::keys_version_holding) of
+    /// `kid` and `key` when they were seen together, which answers without loading the set while
+    /// the keys have not changed since.
     #[inline]
     pub(crate) fn key_still_current(
         &self,
         kid: &str,
         key: &VerifyingKey,
         keys_version: Option<u64>,
+        now: SystemTime,
     ) -> Option<bool> {
         if let Some(version) = keys_version {
             // `fresh_until` first: whoever reads a lifetime then reads the version published
             // with it or a later one (see `install`).
             let fresh_until = self.published_fresh_until.load(Ordering::Acquire);
-            let fresh_until = self.epoch.checked_add(Duration::from_nanos(fresh_until));
-            if fresh_until.is_some_and(|until| Instant::now() < until)
+            if UNIX_EPOCH
+                .checked_add(Duration::from_nanos(fresh_until))
+                .is_some_and(|until| now < until)
                 && self.published_version.load(Ordering::Acquire) == version
             {
                 return Some(true);
             }
         }
         let snapshot = self.snapshot.load();
-        if !snapshot.is_fresh() {
+        if !snapshot.is_fresh(now) {
             return None;
         }
         if keys_version == Some(snapshot.keys_version) {
@@ -193,9 +205,12 @@ impl RemoteJwks {
     /// Installs `next` as the set in force, then publishes its version and lifetime for
     /// [`key_still_current`](Self::key_still_current). Only the fetch holding the gate calls it.
     fn install(&self, next: Arc<Snapshot>) {
+        // Past `u64` nanoseconds (the year 2554): never stale by this check, as the set is not
+        // (its `fresh_until` is `None` only past what `SystemTime` holds). Before the epoch: 0.
         let fresh_until = next.fresh_until.map_or(u64::MAX, |until| {
-            u64::try_from(until.saturating_duration_since(self.epoch).as_nanos())
-                .unwrap_or(u64::MAX)
+            until.duration_since(UNIX_EPOCH).map_or(0, |since| {
+                u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+            })
         });
         let version = next.keys_version;
         // Not fresh (0) before the set is replaced: a request that has seen the new set (its
@@ -219,13 +234,14 @@ impl RemoteJwks {
     /// The key for `kid`.
     pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
         let seen = self.load();
+        let now = self.clock.now();
         if let Some(key) = seen.keys.get(kid) {
-            if seen.is_fresh() {
+            if seen.is_fresh(now) {
                 return Ok(key.clone());
             }
             // One request refreshes a stale set; the others go on with the keys they have, until
             // the set is too stale to be trusted without a refresh: then they wait for it.
-            let too_stale = seen.is_too_stale(self.max_stale);
+            let too_stale = seen.is_too_stale(now, self.max_stale);
             let gate = if too_stale {
                 Some(self.refresh.lock().await)
             } else {
@@ -263,7 +279,7 @@ impl RemoteJwks {
         if within(gate.last_failure, self.cooldown) {
             return Err(self.unavailable("failed recently"));
         }
-        if current.is_fresh() {
+        if current.is_fresh(self.clock.now()) {
             if within(gate.last_kid_refresh, self.cooldown) {
                 crate::metrics::record::jwks_refresh("rate_limited");
                 return Err(unknown_kid(kid, "(refresh rate-limited)"));
@@ -305,7 +321,7 @@ impl RemoteJwks {
                     && keys.iter().all(|(kid, key)| {
                         current.keys.get(kid).is_some_and(|held| held.same_as(key))
                     });
-                let fetched_at = Instant::now();
+                let fetched_at = self.clock.now();
                 let next = Arc::new(Snapshot {
                     keys,
                     pinned,
@@ -430,11 +446,11 @@ mod tests {
         key_map(&JwkSet::new(jwks), false).unwrap()
     }
 
-    fn snapshot(keys: KeyMap, keys_version: u64, fresh_until: Instant) -> Arc<Snapshot> {
+    fn snapshot(keys: KeyMap, keys_version: u64, fresh_until: SystemTime) -> Arc<Snapshot> {
         Arc::new(Snapshot {
             keys,
             pinned: HashMap::new(),
-            fetched_at: Some(Instant::now()),
+            fetched_at: Some(fresh_until - Duration::from_secs(60)),
             fresh_until: Some(fresh_until),
             ttl: Duration::from_secs(60),
             generation: keys_version,
@@ -443,47 +459,57 @@ mod tests {
     }
 
     /// The published version and lifetime answer for the set they were published with, and only
-    /// while a token holds that version.
+    /// while a token holds that version and the set is fresh at the time asked about.
     #[test]
     fn a_remembered_key_is_current_only_while_its_set_is_fresh_and_holds_it() {
         let second = Duration::from_secs(1);
         let jwks = RemoteJwks::new(
             "http://127.0.0.1:9/jwks".into(),
             reqwest::Client::new(),
+            SharedClock::default(),
             second,
             60 * second,
             3600 * second,
             60 * second,
         );
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let held = keys(&["a"]);
         let a = held["a"].clone();
         let other = keys(&["a"])["a"].clone();
         // Nothing fetched yet: not fresh, whatever the version.
-        assert_eq!(jwks.key_still_current("a", &a, Some(0)), None);
+        assert_eq!(jwks.key_still_current("a", &a, Some(0), now), None);
 
-        let later = Instant::now() + 60 * second;
+        let later = now + 60 * second;
         jwks.install(snapshot(held.clone(), 1, later));
-        assert_eq!(jwks.key_still_current("a", &a, Some(1)), Some(true));
+        assert_eq!(jwks.key_still_current("a", &a, Some(1), now), Some(true));
+        // Until the end of its lifetime, by the time given, not after.
+        assert_eq!(
+            jwks.key_still_current("a", &a, Some(1), later - Duration::from_nanos(1)),
+            Some(true)
+        );
+        assert_eq!(jwks.key_still_current("a", &a, Some(1), later), None);
         // That answer came from what was published: with the set alone made stale (as no
         // fetch makes it), the published lifetime still answers for version 1...
-        jwks.snapshot
-            .store(snapshot(held.clone(), 1, Instant::now() - second));
-        assert_eq!(jwks.key_still_current("a", &a, Some(1)), Some(true));
+        jwks.snapshot.store(snapshot(held.clone(), 1, now - second));
+        assert_eq!(jwks.key_still_current("a", &a, Some(1), now), Some(true));
         // ...and only for it: another version is checked against the (stale) set.
-        assert_eq!(jwks.key_still_current("a", &a, Some(0)), None);
+        assert_eq!(jwks.key_still_current("a", &a, Some(0), now), None);
         jwks.install(snapshot(held.clone(), 1, later));
         // An older version is looked up: the same key, or another one under its kid.
-        assert_eq!(jwks.key_still_current("a", &a, Some(0)), Some(true));
-        assert_eq!(jwks.key_still_current("a", &other, Some(0)), Some(false));
-        assert_eq!(jwks.key_still_current("a", &other, None), Some(false));
+        assert_eq!(jwks.key_still_current("a", &a, Some(0), now), Some(true));
+        assert_eq!(
+            jwks.key_still_current("a", &other, Some(0), now),
+            Some(false)
+        );
+        assert_eq!(jwks.key_still_current("a", &other, None, now), Some(false));
 
         // The key dropped: a token remembered with version 1 is not served.
         jwks.install(snapshot(keys(&["b"]), 2, later));
-        assert_eq!(jwks.key_still_current("a", &a, Some(1)), None);
+        assert_eq!(jwks.key_still_current("a", &a, Some(1), now), None);
         // The same keys again, stale: nothing is current until a fetch.
-        jwks.install(snapshot(held, 3, Instant::now() - second));
-        assert_eq!(jwks.key_still_current("a", &a, Some(3)), None);
-        assert_eq!(jwks.key_still_current("a", &a, Some(1)), None);
+        jwks.install(snapshot(held, 3, now - second));
+        assert_eq!(jwks.key_still_current("a", &a, Some(3), now), None);
+        assert_eq!(jwks.key_still_current("a", &a, Some(1), now), None);
     }
 
     #[test]

@@ -260,7 +260,10 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// The clock for `exp`, `nbf` and `iat`. Default: the system clock.
+    /// The clock for `exp`, `nbf` and `iat`, for the verified-token cache, and for the cache
+    /// lifetimes of fetched JWK sets (their [`jwks_max_stale`](Self::jwks_max_stale) included;
+    /// the [refresh cooldown](Self::jwks_refresh_cooldown) is measured on the monotonic clock).
+    /// Default: the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock::new(clock);
         self
@@ -343,6 +346,7 @@ impl JwtVerifierBuilder {
                         http.clone().ok_or_else(|| {
                             VerifierConfigError::HttpClient("no HTTP client".to_owned())
                         })?,
+                        self.clock.clone(),
                         self.refresh_cooldown,
                         self.default_cache_ttl,
                         self.max_cache_ttl,
@@ -601,7 +605,7 @@ impl JwtVerifier {
                 // key.
                 Keys::Static(_) => true,
                 Keys::Remote(remote) => {
-                    remote.key_still_current(&hit.kid, &hit.key, hit.keys_version)?
+                    remote.key_still_current(&hit.kid, &hit.key, hit.keys_version, now)?
                 }
             };
             (hit.started_at(now) && current).then(|| hit.principal.clone())
