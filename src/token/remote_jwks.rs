@@ -53,7 +53,7 @@ impl Snapshot {
         match (self.fresh_until, self.fetched_at) {
             (Some(until), _) => now < until,
             // A lifetime past what `SystemTime` can hold (not reachable with the capped TTLs).
-            (None, Some(_)) => true,
+            (None, Some(at)) => now.duration_since(at).map_or(true, |age| age < self.ttl),
             (None, None) => false,
         }
     }
@@ -184,9 +184,11 @@ impl RemoteJwks {
             // `fresh_until` first: whoever reads a lifetime then reads the version published
             // with it or a later one (see `install`).
             let fresh_until = self.published_fresh_until.load(Ordering::Acquire);
-            if UNIX_EPOCH
-                .checked_add(Duration::from_nanos(fresh_until))
-                .is_some_and(|until| now < until)
+            // 0 is "not fresh" whatever the time, also for a clock before 1970.
+            if fresh_until != 0
+                && UNIX_EPOCH
+                    .checked_add(Duration::from_nanos(fresh_until))
+                    .is_some_and(|until| now < until)
                 && self.published_version.load(Ordering::Acquire) == version
             {
                 return Some(true);
@@ -205,9 +207,10 @@ impl RemoteJwks {
     /// Installs `next` as the set in force, then publishes its version and lifetime for
     /// [`key_still_current`](Self::key_still_current). Only the fetch holding the gate calls it.
     fn install(&self, next: Arc<Snapshot>) {
-        // Past `u64` nanoseconds (the year 2554): never stale by this check, as the set is not
-        // (its `fresh_until` is `None` only past what `SystemTime` holds). Before the epoch: 0.
-        let fresh_until = next.fresh_until.map_or(u64::MAX, |until| {
+        // 0 (not fresh: the set itself decides) for a lifetime that ends before 1970 or that
+        // `SystemTime` cannot hold; past `u64` nanoseconds (the year 2554), the largest value,
+        // which ends before the set's lifetime does.
+        let fresh_until = next.fresh_until.map_or(0, |until| {
             until.duration_since(UNIX_EPOCH).map_or(0, |since| {
                 u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
             })
@@ -507,9 +510,22 @@ mod tests {
         jwks.install(snapshot(keys(&["b"]), 2, later));
         assert_eq!(jwks.key_still_current("a", &a, Some(1), now), None);
         // The same keys again, stale: nothing is current until a fetch.
-        jwks.install(snapshot(held, 3, now - second));
+        jwks.install(snapshot(held.clone(), 3, now - second));
         assert_eq!(jwks.key_still_current("a", &a, Some(3), now), None);
         assert_eq!(jwks.key_still_current("a", &a, Some(1), now), None);
+
+        // A clock before 1970: a set whose lifetime ended is stale there too (what is
+        // published for it is "not fresh", which no time reads as fresh).
+        let before_1970 = UNIX_EPOCH - 100 * second;
+        jwks.install(snapshot(held, 4, before_1970 + 60 * second));
+        assert_eq!(
+            jwks.key_still_current("a", &a, Some(4), before_1970 + 30 * second),
+            Some(true)
+        );
+        assert_eq!(
+            jwks.key_still_current("a", &a, Some(4), before_1970 + 70 * second),
+            None
+        );
     }
 
     #[test]

@@ -263,7 +263,9 @@ impl JwtVerifierBuilder {
     /// The clock for `exp`, `nbf` and `iat`, for the verified-token cache, and for the cache
     /// lifetimes of fetched JWK sets (their [`jwks_max_stale`](Self::jwks_max_stale) included;
     /// the [refresh cooldown](Self::jwks_refresh_cooldown) is measured on the monotonic clock).
-    /// Default: the system clock.
+    /// A fetched set goes stale only as this clock advances: a clock set back extends its
+    /// lifetime by the step (as it extends every token's), and a clock that stands still keeps
+    /// it fresh. Default: the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = SharedClock::new(clock);
         self
