@@ -264,9 +264,10 @@ fn overhead<B>(
                 }
                 case_first = !case_first;
             }
-            // Criterion wants a duration: a sample in which the case came out faster counts as
-            // no overhead, which biases the estimates up, never down.
-            with.saturating_sub(without)
+            // Criterion wants a duration, and refuses a sample of zero (it stops the bench): a
+            // sample in which the case came out no slower counts as 1 ns over all of its
+            // iterations, which biases the estimates up, never down.
+            with.saturating_sub(without).max(Duration::from_nanos(1))
         })
     });
 }
