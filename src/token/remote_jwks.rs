@@ -37,8 +37,6 @@ struct Snapshot {
     pinned: HashMap<String, [u8; 32]>,
     /// By the verifier's clock.
     fetched_at: Option<SystemTime>,
-    /// `fetched_at + ttl`, computed once.
-    fresh_until: Option<SystemTime>,
     ttl: Duration,
     /// Bumped on every successful fetch.
     generation: u64,
@@ -48,14 +46,15 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    /// Within its cache lifetime at `now`.
+    /// Within its cache lifetime at `now` (a clock set back before the fetch: within it).
     fn is_fresh(&self, now: SystemTime) -> bool {
-        match (self.fresh_until, self.fetched_at) {
-            (Some(until), _) => now < until,
-            // A lifetime past what `SystemTime` can hold (not reachable with the capped TTLs).
-            (None, Some(at)) => now.duration_since(at).map_or(true, |age| age < self.ttl),
-            (None, None) => false,
-        }
+        self.fetched_at
+            .is_some_and(|at| now.duration_since(at).map_or(true, |age| age < self.ttl))
+    }
+
+    /// The end of its cache lifetime, if `SystemTime` can hold it.
+    fn fresh_until(&self) -> Option<SystemTime> {
+        self.fetched_at.and_then(|at| at.checked_add(self.ttl))
     }
 
     /// Past its cache lifetime by more than `max_stale` at `now`: no longer trusted on its own.
@@ -147,7 +146,6 @@ impl RemoteJwks {
                 keys: KeyMap::default(),
                 pinned: HashMap::new(),
                 fetched_at: None,
-                fresh_until: None,
                 ttl: default_ttl,
                 generation: 0,
                 keys_version: 0,
@@ -210,7 +208,7 @@ impl RemoteJwks {
         // 0 (not fresh: the set itself decides) for a lifetime that ends before 1970 or that
         // `SystemTime` cannot hold; past `u64` nanoseconds (the year 2554), the largest value,
         // which ends before the set's lifetime does.
-        let fresh_until = next.fresh_until.map_or(0, |until| {
+        let fresh_until = next.fresh_until().map_or(0, |until| {
             until.duration_since(UNIX_EPOCH).map_or(0, |since| {
                 u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
             })
@@ -324,12 +322,10 @@ impl RemoteJwks {
                     && keys.iter().all(|(kid, key)| {
                         current.keys.get(kid).is_some_and(|held| held.same_as(key))
                     });
-                let fetched_at = self.clock.now();
                 let next = Arc::new(Snapshot {
                     keys,
                     pinned,
-                    fetched_at: Some(fetched_at),
-                    fresh_until: fetched_at.checked_add(ttl),
+                    fetched_at: Some(self.clock.now()),
                     ttl,
                     generation: current.generation + 1,
                     keys_version: current.keys_version + u64::from(!same_keys),
@@ -454,7 +450,6 @@ mod tests {
             keys,
             pinned: HashMap::new(),
             fetched_at: Some(fresh_until - Duration::from_secs(60)),
-            fresh_until: Some(fresh_until),
             ttl: Duration::from_secs(60),
             generation: keys_version,
             keys_version,
