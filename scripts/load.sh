@@ -14,9 +14,10 @@
 # that alternate with its baseline (/healthz, no layer, with the same Authorization header), the
 # case first every other round, so that drift of the machine and the order hit both alike; the
 # rounds are spread over several starts of the server, so that no one process's speed decides
-# (separate starts of one build have differed by a few points). The table gives the medians of the rounds, and the median of each round's ratio to its
-# baseline. A control row compares the baseline with itself: the spread that the method shows
-# where there is no difference.
+# (separate starts of one build have differed by a few points). The table gives the medians of the
+# rounds, and the median of each round's ratio to its baseline with a 95% confidence interval for
+# that median (from the rounds' order statistics) and the rounds' range. A control row compares the
+# baseline with itself: the spread that the method shows where there is no difference.
 set -euo pipefail
 # Failures inside $(...) stop the script too.
 shopt -s inherit_errexit
@@ -103,6 +104,17 @@ micros() { awk '{v = $1 + 0; if ($1 ~ /ms$/) v *= 1000; else if ($1 ~ /[0-9]s$/)
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
+# A 95% confidence interval for the median of the values on stdin, from their order statistics
+# alone (no assumption about their distribution): the k-th smallest and the k-th largest, k the
+# largest rank with P(Binomial(n, 1/2) < k) <= 2.5%. Prints "LOW HIGH", or nothing below 6 values.
+median_interval() {
+    sort -g | awk '{v[NR] = $1} END {
+        n = NR; p = 0.5 ^ n; below = 0; k = 0
+        for (i = 0; i < n; i++) { if (below + p > 0.025) break; below += p; k = i + 1; p = p * (n - i) / (i + 1) }
+        if (k >= 1) print v[k], v[n - k + 1]
+    }'
+}
+
 # A port for each server started, so that none waits for the last one's to be free.
 next_port=18200
 # Starts whoami_server on the server's CPUs (as many tokio workers) with the given environment,
@@ -160,9 +172,15 @@ compare() { # label baseline_path path header extra-env...
     cp="$(printf '%s\n' "${case_p99[@]}" | micros | median)"
     low="$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)"
     high="$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)"
+    local interval="" interval_low="" interval_high=""
+    read -r interval_low interval_high < <(printf '%s\n' "${ratios[@]}" | median_interval) || true
+    if [ -n "$interval_low" ]; then
+        interval="$(awk -v a="$interval_low" -v b="$interval_high" \
+            'BEGIN {printf "median in %.1f%% to %.1f%% (95%%), ", a, b}')"
+    fi
     printf '| no layer (`/healthz`), same header | %.0f | %.0f µs | baseline |\n' "$b" "$bp"
-    printf '| %s | %.0f | %.0f µs | %.1f%% (rounds: %.0f%% to %.0f%%) |\n' "$label" "$c" "$cp" \
-        "$ratio" "$low" "$high"
+    printf '| %s | %.0f | %.0f µs | %.1f%% (%srounds: %.0f%% to %.0f%%) |\n' "$label" "$c" "$cp" \
+        "$ratio" "$interval" "$low" "$high"
 }
 
 proof="Authorization: Bearer $(cat "$work/proof")"
