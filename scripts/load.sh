@@ -5,19 +5,18 @@
 #   distinct proof verified by LocalSts).
 # Then the same comparisons in instructions per request, under callgrind (see the end).
 # Not run in CI: a full run takes about ten minutes on top of the release build.
-# Usage: scripts/load.sh [seconds per run, default 3] [connections, default 32] [rounds, default 16]
-#                        [server starts per case, default 4]
-# The server and wrk do not share cores: the server runs on the first half of the CPUs (as many
-# tokio workers), wrk on the other half, so that the server's core is what runs out and the
-# figure is its throughput (sharing two cores, wrk and the server measured the scheduler as much as
-# the layer: the control's rounds spread over 16 points). Each cached case is measured in rounds
-# that alternate with its baseline (/healthz, no layer, with the same Authorization header), the
-# case first every other round, so that drift of the machine and the order hit both alike; the
-# rounds are spread over several starts of the server, so that no one process's speed decides
-# (separate starts of one build have differed by a few points). The table gives the medians of the
-# rounds, and the median of each round's ratio to its baseline with a 95% confidence interval for
-# that median (from the rounds' order statistics) and the rounds' range. A control row compares the
-# baseline with itself: the spread that the method shows where there is no difference.
+# Usage: scripts/load.sh [seconds per round, default 3] [connections, default 32]
+#                        [pairs of rounds, default 16] [server starts per case, default 4]
+# The server and wrk do not share cores: the servers run on the first half of the CPUs (as many
+# tokio workers each), wrk on the other half, so that the servers' cores are what runs out and the
+# figures are the servers' throughput. Each cached case is compared with its baseline (/healthz,
+# no layer, with the same Authorization header) by loading both at the same time, on two servers
+# that share the servers' CPUs (see compare), in pairs of rounds in which the two servers swap
+# paths; the pairs are spread over several starts of the servers. The table gives the median of
+# the pairs' ratios, with a 95% confidence interval for that median (from the pairs' order
+# statistics) and the pairs' range, and each path's requests/s and p99 measured alone. A control
+# row compares the baseline with itself: the spread that the method shows where there is no
+# difference.
 set -euo pipefail
 # Failures inside $(...) stop the script too.
 shopt -s inherit_errexit
@@ -48,9 +47,12 @@ server_cpu_list="$(comma_list "${allowed[@]:0:server_cpus}")"
 wrk_cpu_list="$(comma_list "${allowed[@]:$(( cpus > 1 ? server_cpus : 0 ))}")"
 server_on=(taskset -c "$server_cpu_list")
 wrk_on=(taskset -c "$wrk_cpu_list")
-[ "$connections" -ge "$wrk_threads" ] ||
-    { echo "error: at least $wrk_threads connections (one per wrk thread)" >&2; exit 2; }
-# The rounds of a comparison run on one server start after another, this many on each.
+# A comparison runs two wrk at once, with half the connections each.
+half_connections=$(( connections / 2 ))
+[ "$half_connections" -ge "$wrk_threads" ] ||
+    { echo "error: at least $(( 2 * wrk_threads )) connections (one per thread of two wrk)" >&2; exit 2; }
+# The pairs of rounds of a comparison run on one start of its servers after another, this many on
+# each.
 per_start=$(( (rounds + starts - 1) / starts ))
 
 cargo build --quiet --release --features testing,jwt --example load_fixture --example whoami_server
@@ -132,42 +134,81 @@ start_pinned() { # name path header extra-env...
 }
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 
-# Alternates a baseline and a layered case for $rounds rounds, spread over $starts starts of the
-# server; prints the baseline's row and the case's row (medians), with the median of the rounds'
-# ratios of the case to the baseline.
+# Starts two servers alike (see start_pinned) for a comparison, both on the server's CPUs; sets
+# $server_a/$port_a and $server_b/$port_b, each warmed on both paths.
+start_pair() { # baseline_path path header extra-env...
+    local baseline_path="$1" path="$2" header="$3"; shift 3
+    start_pinned "server$next_port" "$path" "$header" "$@"
+    server_a="$server" port_a="$port"
+    start_pinned "server$next_port" "$path" "$header" "$@"
+    server_b="$server" port_b="$port"
+    curl -fs -H "$header" "http://127.0.0.1:$port_a$baseline_path" >/dev/null
+    curl -fs -H "$header" "http://127.0.0.1:$port_b$baseline_path" >/dev/null
+}
+stop_pair() { kill "$server_a" "$server_b"; wait "$server_a" "$server_b" 2>/dev/null || true; }
+
+# Loads two URLs at once, each with its own wrk (half the connections, wrk's threads each) for
+# $duration seconds; sets $rps_1 and $rps_2, and fails on any refusal.
+measure_pair() { # label url_1 url_2 header
+    local label="$1" url_1="$2" url_2="$3" header="$4" out_1 out_2
+    out_1="$work/pair.1" out_2="$work/pair.2"
+    "${wrk_on[@]}" wrk -t"$wrk_threads" -c"$half_connections" -d"${duration}s" -H "$header" \
+        "$url_1" >"$out_1" &
+    local first=$!
+    "${wrk_on[@]}" wrk -t"$wrk_threads" -c"$half_connections" -d"${duration}s" -H "$header" \
+        "$url_2" >"$out_2"
+    wait "$first"
+    no_refusals "$label" "$(cat "$out_1")"
+    no_refusals "$label" "$(cat "$out_2")"
+    rps_1="$(awk '/^Requests\/sec/ {print $2}' "$out_1")"
+    rps_2="$(awk '/^Requests\/sec/ {print $2}' "$out_2")"
+}
+
+# Compares a layered case with its baseline, both loaded at the same time on two servers that
+# share the server's CPUs: the scheduler gives each server the same CPU time, so the ratio of
+# their throughputs is the inverse ratio of their costs per request, and whatever the machine
+# does meanwhile (its speed drifts by several points within seconds on this VM) hits both alike.
+# Separate processes of one build can differ by a point or two in speed, so the servers swap
+# paths every round: a pair of rounds gives the geometric mean of the two ratios, in which the
+# servers' own speeds cancel. $rounds pairs, spread over $starts starts of the two servers.
+# Then each path alone on one server, one round per start, for requests/s and p99 as a client
+# sees them (wrk with all the connections). Prints the baseline's row and the case's row (medians
+# of the rounds alone), with the median of the pairs' ratios, a 95% confidence interval for that
+# median, and the pairs' range.
 compare() { # label baseline_path path header extra-env...
     local label="$1" baseline_path="$2" path="$3" header="$4"; shift 4
-    local base_rps=() base_p99=() case_rps=() case_p99=()
-    local round
-    for round in $(seq "$rounds"); do
-        if [ $(( (round - 1) % per_start )) = 0 ]; then
-            [ "$round" = 1 ] || stop_server
-            start_pinned "server$next_port" "$path" "$header" "$@"
+    local base_rps=() base_p99=() case_rps=() case_p99=() ratios=()
+    local pair first
+    for pair in $(seq "$rounds"); do
+        if [ $(( (pair - 1) % per_start )) = 0 ]; then
+            start_pair "$baseline_path" "$path" "$header" "$@"
         fi
-        # Each goes first every other round, so that any effect of the order (a run that
-        # follows another may find the machine warmer or busier) falls on both alike.
-        if [ $((round % 2)) = 1 ]; then
-            measure "baseline of $label" "http://127.0.0.1:$port$baseline_path" -H "$header"
-            base_rps+=("$rps"); base_p99+=("$p99")
-        fi
-        measure "$label" "http://127.0.0.1:$port$path" -H "$header"
-        case_rps+=("$rps"); case_p99+=("$p99")
-        if [ $((round % 2)) = 0 ]; then
-            measure "baseline of $label" "http://127.0.0.1:$port$baseline_path" -H "$header"
-            base_rps+=("$rps"); base_p99+=("$p99")
+        measure_pair "$label" "http://127.0.0.1:$port_a$baseline_path" \
+            "http://127.0.0.1:$port_b$path" "$header"
+        first="$(awk -v base="$rps_1" -v layered="$rps_2" 'BEGIN {print layered / base}')"
+        measure_pair "$label" "http://127.0.0.1:$port_b$baseline_path" \
+            "http://127.0.0.1:$port_a$path" "$header"
+        ratios+=("$(awk -v first="$first" -v base="$rps_1" -v layered="$rps_2" \
+            'BEGIN {print 100 * sqrt(first * layered / base)}')")
+        if [ $(( pair % per_start )) = 0 ] || [ "$pair" = "$rounds" ]; then
+            # Alone, each first every other start.
+            local alone
+            for alone in 1 2; do
+                if [ $(( (alone + pair / per_start) % 2 )) = 0 ]; then
+                    measure "baseline of $label" "http://127.0.0.1:$port_a$baseline_path" -H "$header"
+                    base_rps+=("$rps"); base_p99+=("$p99")
+                else
+                    measure "$label" "http://127.0.0.1:$port_a$path" -H "$header"
+                    case_rps+=("$rps"); case_p99+=("$p99")
+                fi
+            done
+            stop_pair
         fi
     done
-    stop_server
-    local b c ratio i ratios=()
+    local b c ratio bp cp low high
     b="$(printf '%s\n' "${base_rps[@]}" | median)"
     c="$(printf '%s\n' "${case_rps[@]}" | median)"
-    # Each round's case against the baseline run beside it, then the median of those ratios:
-    # the machine's drift between rounds (larger than the layer's share) cancels out.
-    for i in "${!case_rps[@]}"; do
-        ratios+=("$(awk -v a="${case_rps[$i]}" -v b="${base_rps[$i]}" 'BEGIN {print 100 * a / b}')")
-    done
     ratio="$(printf '%s\n' "${ratios[@]}" | median)"
-    local bp cp low high
     bp="$(printf '%s\n' "${base_p99[@]}" | micros | median)"
     cp="$(printf '%s\n' "${case_p99[@]}" | micros | median)"
     low="$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)"
@@ -179,7 +220,7 @@ compare() { # label baseline_path path header extra-env...
             'BEGIN {printf "median in %.1f%% to %.1f%% (95%%), ", a, b}')"
     fi
     printf '| no layer (`/healthz`), same header | %.0f | %.0f µs | baseline |\n' "$b" "$bp"
-    printf '| %s | %.0f | %.0f µs | %.1f%% (%srounds: %.0f%% to %.0f%%) |\n' "$label" "$c" "$cp" \
+    printf '| %s | %.0f | %.0f µs | %.1f%% (%spairs: %.1f%% to %.1f%%) |\n' "$label" "$c" "$cp" \
         "$ratio" "$interval" "$low" "$high"
 }
 
@@ -187,14 +228,15 @@ proof="Authorization: Bearer $(cat "$work/proof")"
 jwt="Authorization: Bearer $(cat "$work/jwt")"
 any=(IAM_AUTH_ALLOW_ANY_ACCOUNT=1)
 
-echo "wrk -t$wrk_threads -c$connections -d${duration}s on CPUs $wrk_cpu_list, whoami_server --release" \
-    "on CPUs $server_cpu_list ($server_cpus tokio workers), medians of $rounds rounds over" \
-    "$(( (rounds + per_start - 1) / per_start )) starts of the server"
+echo "whoami_server --release on CPUs $server_cpu_list ($server_cpus tokio workers), wrk -t$wrk_threads" \
+    "on CPUs $wrk_cpu_list; ratios: two servers loaded at once, two wrk -c$half_connections" \
+    "-d${duration}s, median of $rounds pairs of rounds over $(( (rounds + per_start - 1) / per_start ))" \
+    "starts of the servers; requests/s and p99: each path alone, wrk -c$connections" \
+    "-d${duration}s, medians of one round per start"
 echo
 # Each layered case is compared with /healthz (no layer) receiving the same Authorization header,
-# so that the two differ only by the layer (hyper parses a 1-2 KiB header either way). The p99
-# column is the median of the rounds' p99s.
-echo "| path | requests/s | p99 | vs no layer, same header |"
+# so that the two differ only by the layer (hyper parses a 1-2 KiB header either way).
+echo "| path | requests/s (alone) | p99 (alone) | vs no layer, same header, loaded at once |"
 echo "|---|---|---|---|"
 # The control: the baseline against itself.
 compare "control: \`/healthz\` again (no layer)" /healthz /healthz "$proof" "${any[@]}"
