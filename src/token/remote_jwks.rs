@@ -89,11 +89,10 @@ pub(crate) struct RemoteJwks {
     /// Read without a lock or a reference count on every request; replaced whole by the one
     /// fetch that holds `refresh`.
     snapshot: ArcSwap<Snapshot>,
-    /// What a remembered token's check reads first, before loading `snapshot`: its
-    /// `keys_version`, and its `fresh_until` in nanoseconds after the Unix epoch (0: not fresh).
-    /// See [`install`](Self::install) for the order they are written in.
-    published_version: AtomicU64,
-    published_fresh_until: AtomicU64,
+    /// What a remembered token's check reads first, before loading `snapshot`. Shared with the
+    /// entries of the tokens this set verified, so that their check reads it without looking the
+    /// set up.
+    published: Arc<Published>,
     /// The verifier's clock, for cache lifetimes.
     clock: SharedClock,
     /// Held only while fetching: single flight. Requests for known keys never wait on it.
@@ -102,6 +101,32 @@ pub(crate) struct RemoteJwks {
     default_ttl: Duration,
     max_ttl: Duration,
     max_stale: Duration,
+}
+
+/// The version of a set's keys and the end of its cache lifetime, as the set in force last
+/// published them (see [`RemoteJwks::install`] for the order they are written in).
+#[derive(Debug, Default)]
+pub(crate) struct Published {
+    version: AtomicU64,
+    /// Nanoseconds after the Unix epoch; 0: not fresh.
+    fresh_until: AtomicU64,
+}
+
+impl Published {
+    /// Whether the set in force is fresh at `now` and its keys are still those of `version`:
+    /// then a key that the set held under its `kid` in that version still is its key.
+    #[inline]
+    pub(crate) fn vouches_for(&self, version: u64, now: SystemTime) -> bool {
+        // `fresh_until` first: whoever reads a lifetime then reads the version published with it
+        // or a later one (see `install`).
+        let fresh_until = self.fresh_until.load(Ordering::Acquire);
+        // 0 is "not fresh" whatever the time, also for a clock before 1970.
+        fresh_until != 0
+            && UNIX_EPOCH
+                .checked_add(Duration::from_nanos(fresh_until))
+                .is_some_and(|until| now < until)
+            && self.version.load(Ordering::Acquire) == version
+    }
 }
 
 /// `url` as logs may show it: userinfo (a password) replaced by `***`, the query (a token)
@@ -150,8 +175,7 @@ impl RemoteJwks {
                 generation: 0,
                 keys_version: 0,
             }),
-            published_version: AtomicU64::new(0),
-            published_fresh_until: AtomicU64::new(0),
+            published: Arc::default(),
             clock,
             refresh: tokio::sync::Mutex::new(Gate::default()),
             cooldown,
@@ -178,19 +202,8 @@ impl RemoteJwks {
         keys_version: Option<u64>,
         now: SystemTime,
     ) -> Option<bool> {
-        if let Some(version) = keys_version {
-            // `fresh_until` first: whoever reads a lifetime then reads the version published
-            // with it or a later one (see `install`).
-            let fresh_until = self.published_fresh_until.load(Ordering::Acquire);
-            // 0 is "not fresh" whatever the time, also for a clock before 1970.
-            if fresh_until != 0
-                && UNIX_EPOCH
-                    .checked_add(Duration::from_nanos(fresh_until))
-                    .is_some_and(|until| now < until)
-                && self.published_version.load(Ordering::Acquire) == version
-            {
-                return Some(true);
-            }
+        if keys_version.is_some_and(|version| self.published.vouches_for(version, now)) {
+            return Some(true);
         }
         let snapshot = self.snapshot.load();
         if !snapshot.is_fresh(now) {
@@ -218,11 +231,17 @@ impl RemoteJwks {
         // keys, or its version) then reads 0 (and checks against the set, as before) or the new
         // lifetime. The version before the new lifetime: whoever reads that lifetime reads this
         // version or a later one.
-        self.published_fresh_until.store(0, Ordering::Release);
+        let published = &self.published;
+        published.fresh_until.store(0, Ordering::Release);
         self.snapshot.store(next);
-        self.published_version.store(version, Ordering::Release);
-        self.published_fresh_until
-            .store(fresh_until, Ordering::Release);
+        published.version.store(version, Ordering::Release);
+        published.fresh_until.store(fresh_until, Ordering::Release);
+    }
+
+    /// What this set publishes for [`key_still_current`](Self::key_still_current), for an entry
+    /// to hold.
+    pub(crate) fn published(&self) -> &Arc<Published> {
+        &self.published
     }
 
     /// The version of the current set's keys if it holds `key` under `kid`.

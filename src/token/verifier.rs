@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use super::algorithm::JwtAlgorithm;
 use super::claims::{self, ReceivedClaims};
 use super::jwk::{JwkSet, VerifyingKey};
-use super::remote_jwks::{KeyMap, RemoteJwks, key_map};
+use super::remote_jwks::{KeyMap, Published, RemoteJwks, key_map};
 use crate::cache::{Entry, LocalStore};
 use crate::clock::{Clock, SharedClock};
 use crate::error::{AuthError, ReasonCode};
@@ -438,6 +438,9 @@ struct Verified {
     /// For a remote key set: the version of its keys in which `kid` held `key`, just after the
     /// verification (`None` if it did not by then: each hit then looks the key up).
     keys_version: Option<u64>,
+    /// For a remote key set: what it publishes, read first on a hit (without looking the issuer
+    /// up) to know that `keys_version` is still current.
+    published: Option<Arc<Published>>,
     /// When the time checks start to pass: `nbf`/`iat` minus leeway (`None`: always).
     valid_from: Option<SystemTime>,
 }
@@ -602,14 +605,22 @@ impl JwtVerifier {
         let now = inner.clock.now();
         // Checked in place: only the caller is cloned out of the entry.
         let remembered = inner.cache.as_ref()?.get_with(token, now, |hit| {
-            let current = match &inner.issuers[hit.issuer].keys {
-                // A static key set never changes: the key that verified the token is still its
-                // key.
-                Keys::Static(_) => true,
-                Keys::Remote(remote) => {
-                    remote.key_still_current(&hit.kid, &hit.key, hit.keys_version, now)?
-                }
-            };
+            // The remote set's published version first: it answers most hits without looking
+            // the issuer up.
+            let vouched = hit
+                .published
+                .as_ref()
+                .zip(hit.keys_version)
+                .is_some_and(|(published, version)| published.vouches_for(version, now));
+            let current = vouched
+                || match &inner.issuers[hit.issuer].keys {
+                    // A static key set never changes: the key that verified the token is still
+                    // its key.
+                    Keys::Static(_) => true,
+                    Keys::Remote(remote) => {
+                        remote.key_still_current(&hit.kid, &hit.key, hit.keys_version, now)?
+                    }
+                };
             (hit.started_at(now) && current).then(|| hit.principal.clone())
         });
         remembered.flatten()
@@ -712,9 +723,12 @@ impl JwtVerifier {
             .check_kind(inner.allow_root, inner.allow_federated_users)?;
         let leeway = inner.leeway_secs;
         let start = claims.nbf.max(claims.iat).unwrap_or(i64::MIN);
-        let keys_version = match &issuer.keys {
-            Keys::Static(_) => None,
-            Keys::Remote(remote) => remote.keys_version_holding(kid, &key),
+        let (keys_version, published) = match &issuer.keys {
+            Keys::Static(_) => (None, None),
+            Keys::Remote(remote) => (
+                remote.keys_version_holding(kid, &key),
+                Some(remote.published().clone()),
+            ),
         };
         // A start at or before 1970 has passed for any clock (as `unix_secs` reads one). One
         // past what this platform's `SystemTime` holds could not have passed the time checks;
@@ -734,6 +748,7 @@ impl JwtVerifier {
             kid: kid.into(),
             key,
             keys_version,
+            published,
             valid_from,
         };
         // `check_claims` checked that `exp` is there.
