@@ -168,8 +168,8 @@ measure_pair() { # label url_1 url_2 header
 # share the server's CPUs: the scheduler gives each server the same CPU time, so the ratio of
 # their throughputs is the inverse ratio of their costs per request, and whatever the machine
 # does meanwhile (its speed drifts by several points within seconds on this VM) hits both alike.
-# Separate processes of one build can differ by a point or two in speed, so the servers swap
-# paths every round: a pair of rounds gives the geometric mean of the two ratios, in which the
+# Separate processes of one build can differ by up to about three points in speed, so the servers
+# swap paths every round: a pair of rounds gives the geometric mean of the two ratios, in which the
 # servers' own speeds cancel. $rounds pairs, spread over $starts starts of the two servers.
 # Then each path alone on one server, one round per start, for requests/s and p99 as a client
 # sees them (wrk with all the connections). Prints the baseline's row and the case's row (medians
