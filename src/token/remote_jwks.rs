@@ -92,7 +92,7 @@ pub(crate) struct RemoteJwks {
     /// What a remembered token's check reads first, before loading `snapshot`. Shared with the
     /// entries of the tokens this set verified, so that their check reads it without looking the
     /// set up.
-    published: Arc<Published>,
+    published: Arc<PublishedVersion>,
     /// The verifier's clock, for cache lifetimes.
     clock: SharedClock,
     /// Held only while fetching: single flight. Requests for known keys never wait on it.
@@ -105,14 +105,19 @@ pub(crate) struct RemoteJwks {
 
 /// The version of a set's keys and the end of its cache lifetime, as the set in force last
 /// published them (see [`RemoteJwks::install`] for the order they are written in).
-#[derive(Debug, Default)]
-pub(crate) struct Published {
+///
+/// Aligned to its own cache line: in its `Arc`, apart from the reference counts, which every
+/// clone of a cache entry writes, so that the requests reading it on every hit do not share a
+/// line with those writes.
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct PublishedVersion {
     version: AtomicU64,
     /// Nanoseconds after the Unix epoch; 0: not fresh.
     fresh_until: AtomicU64,
 }
 
-impl Published {
+impl PublishedVersion {
     /// Whether the set in force is fresh at `now` and its keys are still those of `version`:
     /// then a key that the set held under its `kid` in that version still is its key.
     #[inline]
@@ -215,8 +220,9 @@ impl RemoteJwks {
         snapshot.keys.get(kid).map(|current| current.same_as(key))
     }
 
-    /// Installs `next` as the set in force, then publishes its version and lifetime for
-    /// [`key_still_current`](Self::key_still_current). Only the fetch holding the gate calls it.
+    /// Installs `next` as the set in force, then publishes its version and lifetime in
+    /// [`PublishedVersion`], which [`key_still_current`](Self::key_still_current) and the cache
+    /// entries of the tokens this set verified read. Only the fetch holding the gate calls it.
     fn install(&self, next: Arc<Snapshot>) {
         // 0 (not fresh: the set itself decides) for a lifetime that ends before 1970 or that
         // `SystemTime` cannot hold; past `u64` nanoseconds (the year 2554), the largest value,
@@ -240,7 +246,7 @@ impl RemoteJwks {
 
     /// What this set publishes for [`key_still_current`](Self::key_still_current), for an entry
     /// to hold.
-    pub(crate) fn published(&self) -> &Arc<Published> {
+    pub(crate) fn published(&self) -> &Arc<PublishedVersion> {
         &self.published
     }
 
@@ -495,9 +501,19 @@ mod tests {
         let other = keys(&["a"])["a"].clone();
         // Nothing fetched yet: not fresh, whatever the version.
         assert_eq!(jwks.key_still_current("a", &a, Some(0), now), None);
+        // What a cache entry holds: the set's own, through every install.
+        let entry_holds = jwks.published().clone();
+        assert!(!entry_holds.vouches_for(0, now));
 
         let later = now + 60 * second;
         jwks.install(snapshot(held.clone(), 1, later));
+        assert!(Arc::ptr_eq(&entry_holds, jwks.published()));
+        assert!(entry_holds.vouches_for(1, now));
+        assert!(
+            !entry_holds.vouches_for(1, later),
+            "past the set's lifetime"
+        );
+        assert!(!entry_holds.vouches_for(0, now), "another version");
         assert_eq!(jwks.key_still_current("a", &a, Some(1), now), Some(true));
         // Until the end of its lifetime, by the time given, not after.
         assert_eq!(

@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use super::algorithm::JwtAlgorithm;
 use super::claims::{self, ReceivedClaims};
 use super::jwk::{JwkSet, VerifyingKey};
-use super::remote_jwks::{KeyMap, Published, RemoteJwks, key_map};
+use super::remote_jwks::{KeyMap, PublishedVersion, RemoteJwks, key_map};
 use crate::cache::{Entry, LocalStore};
 use crate::clock::{Clock, SharedClock};
 use crate::error::{AuthError, ReasonCode};
@@ -438,9 +438,9 @@ struct Verified {
     /// For a remote key set: the version of its keys in which `kid` held `key`, just after the
     /// verification (`None` if it did not by then: each hit then looks the key up).
     keys_version: Option<u64>,
-    /// For a remote key set: what it publishes, read first on a hit (without looking the issuer
-    /// up) to know that `keys_version` is still current.
-    published: Option<Arc<Published>>,
+    /// For a remote key set, with `keys_version`: what the set publishes, read first on a hit
+    /// (without looking the issuer up) to know that `keys_version` is still current.
+    published: Option<Arc<PublishedVersion>>,
     /// When the time checks start to pass: `nbf`/`iat` minus leeway (`None`: always).
     valid_from: Option<SystemTime>,
 }
@@ -725,10 +725,11 @@ impl JwtVerifier {
         let start = claims.nbf.max(claims.iat).unwrap_or(i64::MIN);
         let (keys_version, published) = match &issuer.keys {
             Keys::Static(_) => (None, None),
-            Keys::Remote(remote) => (
-                remote.keys_version_holding(kid, &key),
-                Some(remote.published().clone()),
-            ),
+            Keys::Remote(remote) => {
+                // Only with a version to vouch for.
+                let version = remote.keys_version_holding(kid, &key);
+                (version, version.map(|_| remote.published().clone()))
+            }
         };
         // A start at or before 1970 has passed for any clock (as `unix_secs` reads one). One
         // past what this platform's `SystemTime` holds could not have passed the time checks;
