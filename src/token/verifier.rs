@@ -436,11 +436,10 @@ struct Verified {
     kid: Arc<str>,
     key: Arc<VerifyingKey>,
     /// For a remote key set: the version of its keys in which `kid` held `key`, just after the
-    /// verification (`None` if it did not by then: each hit then looks the key up).
-    keys_version: Option<u64>,
-    /// For a remote key set, with `keys_version`: what the set publishes, read first on a hit
-    /// (without looking the issuer up) to know that `keys_version` is still current.
-    published: Option<Arc<PublishedVersion>>,
+    /// verification (`None` if it did not by then: each hit then looks the key up), with what
+    /// the set publishes, read first on a hit (without looking the issuer up) to know that the
+    /// version is still current.
+    vouched: Option<(u64, Arc<PublishedVersion>)>,
     /// When the time checks start to pass: `nbf`/`iat` minus leeway (`None`: always).
     valid_from: Option<SystemTime>,
 }
@@ -607,18 +606,17 @@ impl JwtVerifier {
         let remembered = inner.cache.as_ref()?.get_with(token, now, |hit| {
             // The remote set's published version first: it answers most hits without looking
             // the issuer up.
-            let vouched = hit
-                .published
+            let current = hit
+                .vouched
                 .as_ref()
-                .zip(hit.keys_version)
-                .is_some_and(|(published, version)| published.vouches_for(version, now));
-            let current = vouched
+                .is_some_and(|(version, published)| published.vouches_for(*version, now))
                 || match &inner.issuers[hit.issuer].keys {
                     // A static key set never changes: the key that verified the token is still
                     // its key.
                     Keys::Static(_) => true,
                     Keys::Remote(remote) => {
-                        remote.key_still_current(&hit.kid, &hit.key, hit.keys_version, now)?
+                        let version = hit.vouched.as_ref().map(|(version, _)| *version);
+                        remote.key_still_current(&hit.kid, &hit.key, version, now)?
                     }
                 };
             (hit.started_at(now) && current).then(|| hit.principal.clone())
@@ -723,13 +721,11 @@ impl JwtVerifier {
             .check_kind(inner.allow_root, inner.allow_federated_users)?;
         let leeway = inner.leeway_secs;
         let start = claims.nbf.max(claims.iat).unwrap_or(i64::MIN);
-        let (keys_version, published) = match &issuer.keys {
-            Keys::Static(_) => (None, None),
-            Keys::Remote(remote) => {
-                // Only with a version to vouch for.
-                let version = remote.keys_version_holding(kid, &key);
-                (version, version.map(|_| remote.published().clone()))
-            }
+        let vouched = match &issuer.keys {
+            Keys::Static(_) => None,
+            Keys::Remote(remote) => remote
+                .keys_version_holding(kid, &key)
+                .map(|version| (version, remote.published().clone())),
         };
         // A start at or before 1970 has passed for any clock (as `unix_secs` reads one). One
         // past what this platform's `SystemTime` holds could not have passed the time checks;
@@ -748,8 +744,7 @@ impl JwtVerifier {
             issuer: issuer_index,
             kid: kid.into(),
             key,
-            keys_version,
-            published,
+            vouched,
             valid_from,
         };
         // `check_claims` checked that `exp` is there.
